@@ -1,0 +1,2 @@
+// Placeholder until the foundation lands: starts nothing.
+export default async function setup(): Promise<void> {}
