@@ -8,7 +8,9 @@
 //    to an SNS topic receives them (raw message delivery off);
 //  - the s3:TestEvent S3 sends when a notification configuration is saved;
 //  - anything else, which is reported as a problem rather than thrown.
-// Object keys in records are URL-encoded the way HTML forms are ("+" is a space); they are decoded here.
+// Object keys in AWS (and MinIO) records are URL-encoded the way HTML forms are ("+" is a space); they are decoded
+// here. Ceph RGW sends keys raw (verified against RGW 16: a key "a b+c.txt" arrives as "a b+c.txt"), so records whose
+// eventSource is "ceph:s3" are not decoded.
 
 export type StorageEventType = 'created' | 'removed' | 'other';
 
@@ -17,8 +19,10 @@ export interface StorageEvent {
   /** Event name without the "s3:" prefix, e.g. "ObjectCreated:Put", "ObjectRemoved:Delete". */
   eventName: string;
   bucket: string;
-  /** Decoded object key. */
+  /** Object key as Stowage names it (decoded where the source encodes it). */
   key: string;
+  /** The key exactly as the record carried it (differs from `key` only for URL-encoded sources). */
+  rawKey: string;
   /** Object size in bytes when the record carries one (ObjectCreated). */
   size: number | null;
   /** ETag without surrounding quotes, or null. */
@@ -39,6 +43,9 @@ export interface ParsedNotification {
   /** Human-readable reasons for every part of the input that could not be understood. */
   problems: string[];
 }
+
+/** Event sources whose records carry object keys unencoded. */
+const KEYS_NOT_ENCODED = new Set(['ceph:s3']);
 
 const MAX_DEPTH = 3; // envelope nesting we are willing to unwrap (SNS inside SQS inside …)
 
@@ -148,7 +155,9 @@ function parseRecord(r: unknown): StorageEvent | string {
   const objectObj = s3.object;
   if (!isObject(bucketObj) || typeof bucketObj.name !== 'string' || bucketObj.name === '') return 'missing s3.bucket.name';
   if (!isObject(objectObj) || typeof objectObj.key !== 'string' || objectObj.key === '') return 'missing s3.object.key';
-  const key = decodeS3Key(objectObj.key);
+  const source = typeof r.eventSource === 'string' ? r.eventSource : '';
+  const rawKey = objectObj.key;
+  const key = KEYS_NOT_ENCODED.has(source) ? rawKey : decodeS3Key(rawKey);
   if (key === null) return 'object key is not valid URL encoding';
 
   let size: number | null = null;
@@ -162,12 +171,13 @@ function parseRecord(r: unknown): StorageEvent | string {
     eventName,
     bucket: bucketObj.name,
     key,
+    rawKey,
     size,
     eTag: normaliseETag(objectObj.eTag),
     versionId: nonEmptyString(objectObj.versionId),
     sequencer: nonEmptyString(objectObj.sequencer),
     eventTime: nonEmptyString(r.eventTime),
-    source: typeof r.eventSource === 'string' ? r.eventSource : '',
+    source,
   };
 }
 

@@ -42,7 +42,7 @@ describe('parseStorageNotification', () => {
     expect(p.events).toEqual([
       {
         type: 'created', eventName: 'ObjectCreated:Put', bucket: 'uploads', key: 'workspaces/ws1/files/abc.png',
-        size: 1024, eTag: 'd41d8cd98f00b204e9800998ecf8427e', versionId: null, sequencer: '0A1B2C',
+        rawKey: 'workspaces/ws1/files/abc.png', size: 1024, eTag: 'd41d8cd98f00b204e9800998ecf8427e', versionId: null, sequencer: '0A1B2C',
         eventTime: '2026-11-24T04:00:00.000Z', source: 'aws:s3',
       },
     ]);
@@ -84,6 +84,13 @@ describe('parseStorageNotification', () => {
     const rec = { ...awsRecord, s3: { ...awsRecord.s3, object: { key: 'workspaces/w/files/my+photo%2B1%20%C3%A9.png', size: 1 } } };
     expect(parseStorageNotification({ Records: [rec] }).events[0]!.key).toBe('workspaces/w/files/my photo+1 é.png');
     expect(decodeS3Key('a%ZZ')).toBeNull();
+  });
+
+  it('does not decode RGW keys (RGW sends them raw)', () => {
+    const rec = { ...rgwRecord, s3: { ...rgwRecord.s3, object: { ...rgwRecord.s3.object, key: 'workspaces/a b+c%41.txt' } } };
+    const ev = parseStorageNotification({ Records: [rec] }).events[0]!;
+    expect(ev.key).toBe('workspaces/a b+c%41.txt');
+    expect(ev.rawKey).toBe('workspaces/a b+c%41.txt');
   });
 
   it('classifies other events', () => {
