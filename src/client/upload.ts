@@ -1,0 +1,481 @@
+// One upload: create (or find again) on the server, send the bytes to storage, complete. Resumable from server state.
+import type { ApiTransport } from './api.ts';
+import { StowageError, abortError } from './errors.ts';
+import { backoffDelay, isNetworkError, isRetryableStorageStatus, retryAfterMs, sleep } from './retry.ts';
+import { defaultFingerprint, openSource, sha256Base64, type UploadInput, type UploadSource } from './source.ts';
+import type {
+  CreateUploadResponse,
+  FileView,
+  ListPartsResponse,
+  SignPartsResponse,
+  SignedPart,
+  UploadInstruction,
+  UploadProgress,
+} from './types.ts';
+
+export interface UploadOptions {
+  /** Defaults to the File's name or the path's base name. */
+  filename?: string;
+  /** Defaults to the Blob's type or a guess from the extension. */
+  contentType?: string;
+  metadata?: Record<string, unknown>;
+  /** Ask for a method; by default the server chooses (multipart above its threshold). */
+  method?: 'put' | 'post' | 'multipart';
+  /** Parts sent at the same time. Default 4. */
+  concurrency?: number;
+  /**
+   * SHA-256 checksums verified by storage: of each part (x-amz-checksum-sha256) for multipart uploads, and of the whole
+   * file for single uploads (computed before creation, for files up to `wholeChecksumLimit`, default 100 MiB).
+   */
+  checksum?: boolean;
+  wholeChecksumLimit?: number;
+  /** Identifies the file for resuming; defaults to a hash of name, size and last-modified. */
+  fingerprint?: string;
+  /** Look for an unfinished upload of the same fingerprint and continue it. Default true. */
+  resume?: boolean;
+  /**
+   * Stops the upload when aborted. The server keeps the unfinished multipart upload (as if the process had died), so a
+   * later upload() of the same file resumes it; call handle.abort() to discard it instead.
+   */
+  signal?: AbortSignal;
+  onProgress?: (progress: UploadProgress) => void;
+  /** Called when parts found on the server are skipped (resume). */
+  onResume?: (info: { fileId: string; partsPresent: number; partCount: number }) => void;
+  /** Parts signed per request when no checksums are sent. Default 2 × concurrency. */
+  signBatchSize?: number;
+}
+
+export interface UploadStats {
+  /** Storage requests that carried bytes (parts or the single PUT/POST), retries included. */
+  requests: number;
+  /** Part numbers sent by this handle (each once, even when retried). */
+  partsSent: number[];
+  /** Parts found in storage and skipped. */
+  partsSkipped: number;
+  /** API calls to sign parts. */
+  signRequests: number;
+  retries: number;
+  resigned: number;
+}
+
+type Listener = (progress: UploadProgress) => void;
+
+interface SignedUrl extends SignedPart {
+  expiresAtMs: number;
+}
+
+const RESIGN_MARGIN_MS = 30_000;
+
+export class UploadHandle {
+  /** Resolves with the available file, rejects with StowageError (or an AbortError). */
+  readonly done: Promise<FileView>;
+  readonly stats: UploadStats = { requests: 0, partsSent: [], partsSkipped: 0, signRequests: 0, retries: 0, resigned: 0 };
+
+  private readonly api: ApiTransport;
+  private readonly input: UploadInput;
+  private readonly opts: UploadOptions;
+  private readonly listeners = new Set<Listener>();
+  private controller = new AbortController();
+  private paused = false;
+  private aborted = false;
+  private wake: (() => void) | undefined;
+  private fileIdValue: string | undefined;
+  private total = 0;
+  private sent = 0;
+  private partsDone = 0;
+  private partCount = 1;
+  private samples: Array<{ t: number; bytes: number }> = [];
+
+  constructor(api: ApiTransport, input: UploadInput, opts: UploadOptions = {}) {
+    this.api = api;
+    this.input = input;
+    this.opts = opts;
+    if (opts.onProgress) this.listeners.add(opts.onProgress);
+    if (opts.signal) {
+      if (opts.signal.aborted) this.controller.abort(opts.signal.reason);
+      else opts.signal.addEventListener('abort', () => this.stop(opts.signal!.reason), { once: true });
+    }
+    this.done = this.run();
+    // The caller may only listen to events; an unobserved rejection must not crash Node.
+    this.done.catch(() => undefined);
+  }
+
+  /** The server's file id, once the upload was created or found again. */
+  get fileId(): string | undefined {
+    return this.fileIdValue;
+  }
+
+  on(event: 'progress', listener: Listener): () => void {
+    if (event !== 'progress') throw new TypeError(`unknown event ${event}`);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops sending (requests in flight are cancelled and their parts sent again on resume). */
+  pause(): void {
+    if (this.paused || this.aborted) return;
+    this.paused = true;
+    this.controller.abort(abortError('paused'));
+  }
+
+  resume(): void {
+    if (!this.paused || this.aborted) return;
+    this.paused = false;
+    this.controller = new AbortController();
+    this.wake?.();
+  }
+
+  /** Cancels the upload and discards it on the server (DELETE /v1/uploads/:id: storage freed, quota released). */
+  async abort(): Promise<void> {
+    this.stop(abortError());
+    await this.done.catch(() => undefined);
+    if (this.fileIdValue) await this.api.request('DELETE', `/v1/uploads/${encodeURIComponent(this.fileIdValue)}`);
+  }
+
+  private stop(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.controller.abort(reason);
+    this.wake?.();
+  }
+
+  private get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Waits while paused; throws when aborted. */
+  private async checkpoint(): Promise<void> {
+    while (this.paused && !this.aborted) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.aborted) throw abortError(this.signal.reason);
+  }
+
+  /** Runs `step` until it finishes, pausing/resuming around it. */
+  private async pausable<T>(step: () => Promise<T>): Promise<T> {
+    for (;;) {
+      await this.checkpoint();
+      try {
+        return await step();
+      } catch (err) {
+        if (this.paused && !this.aborted) continue;
+        if (this.aborted) throw abortError(this.signal.reason);
+        throw err;
+      }
+    }
+  }
+
+  private async run(): Promise<FileView> {
+    await Promise.resolve(); // let the constructor finish
+    const source = await openSource(this.input, this.opts.filename, this.opts.contentType);
+    try {
+      this.total = source.size;
+      const fingerprint = this.opts.fingerprint ?? (await defaultFingerprint(source));
+      let plan: { fileId: string; instruction: UploadInstruction } | undefined;
+      if (this.opts.resume !== false && this.opts.method !== 'put' && this.opts.method !== 'post') {
+        plan = await this.pausable(() => this.findUnfinished(source, fingerprint));
+      }
+      plan ??= await this.pausable(() => this.create(source, fingerprint));
+      this.fileIdValue = plan.fileId;
+      const instruction = plan.instruction;
+      if (instruction.method === 'MULTIPART') await this.sendMultipart(source, plan.fileId, instruction);
+      else await this.pausable(() => this.sendSingle(source, instruction));
+      const { file } = await this.pausable(() =>
+        this.api.request<{ file: FileView }>('POST', `/v1/uploads/${encodeURIComponent(plan!.fileId)}/complete`, {
+          signal: this.signal,
+        }),
+      );
+      if (file.status !== 'available') {
+        throw new StowageError(422, 'verification_failed', file.rejectReason ?? `upload ended as ${file.status}`, { file });
+      }
+      return file;
+    } finally {
+      await source.close();
+    }
+  }
+
+  private async findUnfinished(
+    source: UploadSource,
+    fingerprint: string,
+  ): Promise<{ fileId: string; instruction: UploadInstruction } | undefined> {
+    const { items } = await this.api.request<{ items: FileView[] }>('GET', '/v1/uploads', {
+      query: { status: 'pending', fingerprint },
+      signal: this.signal,
+    });
+    const now = Date.now();
+    const candidate = items.find(
+      (f) =>
+        f.status === 'pending' &&
+        f.size === source.size &&
+        (f.uploadMethod ?? '').toLowerCase() === 'multipart' &&
+        (!f.expiresAt || Date.parse(f.expiresAt) > now + 60_000),
+    );
+    if (!candidate) return undefined;
+    const listed = await this.listParts(candidate.id);
+    if (!listed.partSize || !listed.partCount) return undefined; // a server that does not say the plan: start afresh
+    return {
+      fileId: candidate.id,
+      instruction: {
+        method: 'MULTIPART',
+        uploadId: candidate.id,
+        partSize: listed.partSize,
+        partCount: listed.partCount,
+        expiresAt: candidate.expiresAt ?? '',
+      },
+    };
+  }
+
+  private listParts(fileId: string): Promise<ListPartsResponse> {
+    return this.api.request<ListPartsResponse>('GET', `/v1/uploads/${encodeURIComponent(fileId)}/parts`, {
+      signal: this.signal,
+    });
+  }
+
+  private async create(source: UploadSource, fingerprint: string): Promise<{ fileId: string; instruction: UploadInstruction }> {
+    let checksumSha256: string | undefined;
+    const limit = this.opts.wholeChecksumLimit ?? 100 * 1024 * 1024;
+    if (this.opts.checksum && this.opts.method !== 'multipart' && source.size <= limit) checksumSha256 = await source.sha256();
+    const res = await this.api.request<CreateUploadResponse>('POST', '/v1/uploads', {
+      body: {
+        filename: source.name,
+        contentType: source.type,
+        size: source.size,
+        ...(checksumSha256 ? { checksumSha256 } : {}),
+        ...(this.opts.metadata ? { metadata: this.opts.metadata } : {}),
+        ...(this.opts.method ? { method: this.opts.method } : {}),
+        fingerprint,
+      },
+      signal: this.signal,
+    });
+    return { fileId: res.file.id, instruction: res.upload };
+  }
+
+  // ---- single PUT / POST -------------------------------------------------------------------------------------------
+
+  private async sendSingle(source: UploadSource, instruction: Exclude<UploadInstruction, { method: 'MULTIPART' }>) {
+    this.partCount = 1;
+    this.samples = [{ t: Date.now(), bytes: 0 }];
+    for (let attempt = 0; ; attempt++) {
+      let init: RequestInit;
+      if (instruction.method === 'PUT') {
+        init = { method: 'PUT', headers: storageHeaders(instruction.headers), body: (await source.slice(0, source.size)) as BodyInit };
+      } else {
+        const form = new FormData();
+        for (const [k, v] of Object.entries(instruction.fields)) form.append(k, v);
+        form.append('file', await source.blob(), source.name);
+        init = { method: 'POST', body: form };
+      }
+      const outcome = await this.storageRequest(instruction.url, init, attempt);
+      if (outcome === 'ok') break;
+      if (outcome === 'expired') {
+        throw new StowageError(403, 'url_expired', 'the upload URL expired; start the upload again');
+      }
+    }
+    this.progressed(source.size, 1);
+  }
+
+  /** One request to storage. 'retry' after a backoff sleep, 'expired' for an expired signature; throws otherwise. */
+  private async storageRequest(url: string, init: RequestInit, attempt: number): Promise<'ok' | 'retry' | 'expired'> {
+    const retry = this.api.retry;
+    this.stats.requests++;
+    let res: Response;
+    try {
+      res = await this.api.fetch(url, { ...init, signal: this.signal });
+    } catch (err) {
+      if (isNetworkError(err, this.signal) && attempt < retry.retries) {
+        this.stats.retries++;
+        await sleep(backoffDelay(attempt, retry), this.signal);
+        return 'retry';
+      }
+      throw err;
+    }
+    if (res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      return 'ok';
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status === 403 && /expired/i.test(text)) return 'expired';
+    if (isRetryableStorageStatus(res.status) && attempt < retry.retries) {
+      this.stats.retries++;
+      await sleep(retryAfterMs(res, retry) ?? backoffDelay(attempt, retry), this.signal);
+      return 'retry';
+    }
+    const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
+    throw new StowageError(res.status, 'storage_error', `storage answered ${res.status}${code ? ` ${code}` : ''}`, {
+      body: text.slice(0, 1000),
+    });
+  }
+
+  // ---- multipart ---------------------------------------------------------------------------------------------------
+
+  private async sendMultipart(
+    source: UploadSource,
+    fileId: string,
+    instruction: Extract<UploadInstruction, { method: 'MULTIPART' }>,
+  ): Promise<void> {
+    const { partSize, partCount } = instruction;
+    this.partCount = partCount;
+    const sizeOf = (n: number) => (n < partCount ? partSize : source.size - partSize * (partCount - 1));
+    const done = new Set<number>();
+    const listed = await this.pausable(() => this.listParts(fileId));
+    for (const p of listed.parts) if (p.partNumber >= 1 && p.partNumber <= partCount && p.size === sizeOf(p.partNumber)) done.add(p.partNumber);
+    if (done.size) {
+      this.stats.partsSkipped = done.size;
+      this.opts.onResume?.({ fileId, partsPresent: done.size, partCount });
+    }
+    let bytesDone = 0;
+    for (const n of done) bytesDone += sizeOf(n);
+    this.sent = bytesDone;
+    this.partsDone = done.size;
+    this.samples = [{ t: Date.now(), bytes: bytesDone }];
+    this.emit();
+
+    const signed = new Map<number, SignedUrl>();
+    const signing = new Map<number, Promise<void>>();
+    const checksums = new Map<number, string>();
+    const concurrency = Math.max(1, this.opts.concurrency ?? 4);
+    const batchSize = Math.max(1, this.opts.signBatchSize ?? concurrency * 2);
+    const sentOnce = new Set<number>();
+
+    const sign = async (numbers: number[]): Promise<void> => {
+      this.stats.signRequests++;
+      const withSums = numbers.filter((n) => checksums.has(n));
+      const res = await this.api.request<SignPartsResponse>('POST', `/v1/uploads/${encodeURIComponent(fileId)}/parts`, {
+        body: {
+          partNumbers: numbers,
+          ...(withSums.length ? { checksumsSha256: Object.fromEntries(withSums.map((n) => [String(n), checksums.get(n)!])) } : {}),
+        },
+        signal: this.signal,
+      });
+      const expiresAtMs = Date.parse(res.expiresAt);
+      for (const p of res.parts) signed.set(p.partNumber, { ...p, expiresAtMs });
+    };
+
+    const urlFor = async (n: number, queue: number[]): Promise<SignedUrl> => {
+      for (;;) {
+        const cached = signed.get(n);
+        if (cached && cached.expiresAtMs - RESIGN_MARGIN_MS > Date.now()) return cached;
+        const inFlight = signing.get(n);
+        if (inFlight) {
+          await inFlight;
+          if (signed.get(n) === cached) throw new StowageError(500, 'sign_failed', `part ${n} was not signed`);
+          continue;
+        }
+        // With checksums every part is signed on its own (its checksum is part of the signature).
+        const batch = [n];
+        if (!this.opts.checksum) {
+          for (const m of queue) {
+            if (batch.length >= batchSize) break;
+            if (!signing.has(m) && !(signed.get(m) && signed.get(m)!.expiresAtMs - RESIGN_MARGIN_MS > Date.now())) batch.push(m);
+          }
+        }
+        const promise = sign(batch).finally(() => {
+          for (const m of batch) signing.delete(m);
+        });
+        for (const m of batch) signing.set(m, promise);
+        await promise;
+      }
+    };
+
+    const sendPart = async (n: number, queue: number[]): Promise<void> => {
+      const start = (n - 1) * partSize;
+      const end = start + sizeOf(n);
+      let body: Blob | Uint8Array;
+      if (this.opts.checksum) {
+        const bytes = await source.bytes(start, end);
+        if (!checksums.has(n)) checksums.set(n, await sha256Base64(bytes));
+        body = bytes;
+      } else {
+        body = await source.slice(start, end);
+      }
+      let resigns = 0;
+      for (let attempt = 0; ; attempt++) {
+        const url = await urlFor(n, queue);
+        if (!sentOnce.has(n)) {
+          sentOnce.add(n);
+          this.stats.partsSent.push(n);
+        }
+        const outcome = await this.storageRequest(url.url, { method: 'PUT', headers: storageHeaders(url.headers), body: body as BodyInit }, attempt);
+        if (outcome === 'ok') break;
+        if (outcome === 'expired') {
+          if (++resigns > 3) throw new StowageError(403, 'url_expired', `part ${n}: storage keeps refusing fresh URLs as expired`);
+          this.stats.resigned++;
+          signed.delete(n);
+          attempt--;
+        }
+      }
+      done.add(n);
+      this.progressed(end - start, 1);
+    };
+
+    await this.pausable(async () => {
+      const queue: number[] = [];
+      for (let n = 1; n <= partCount; n++) if (!done.has(n)) queue.push(n);
+      const worker = async () => {
+        for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+          if (this.signal.aborted) throw abortError(this.signal.reason);
+          await sendPart(n, queue);
+        }
+      };
+      const workers = Array.from({ length: Math.min(concurrency, queue.length) }, worker);
+      const results = await Promise.allSettled(workers);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // One part failed for good: stop the others (a pause or an abort has already stopped them).
+        if (!this.signal.aborted) this.controller.abort(failed.reason);
+        throw failed.reason;
+      }
+    });
+  }
+
+  // ---- progress ----------------------------------------------------------------------------------------------------
+
+  private progressed(bytes: number, parts: number): void {
+    this.sent += bytes;
+    this.partsDone += parts;
+    const now = Date.now();
+    this.samples.push({ t: now, bytes: this.sent });
+    while (this.samples.length > 2 && now - this.samples[0].t > 5_000) this.samples.shift();
+    this.emit();
+  }
+
+  private emit(): void {
+    const progress = this.progress();
+    for (const listener of this.listeners) {
+      try {
+        listener(progress);
+      } catch {
+        // a listener's bug must not break the upload
+      }
+    }
+  }
+
+  progress(): UploadProgress {
+    let rate = 0;
+    if (this.samples.length >= 2) {
+      const first = this.samples[0];
+      const last = this.samples[this.samples.length - 1];
+      const seconds = (last.t - first.t) / 1000;
+      if (seconds > 0) rate = (last.bytes - first.bytes) / seconds;
+    }
+    const remaining = this.total - this.sent;
+    return {
+      bytesSent: this.sent,
+      total: this.total,
+      rate,
+      eta: remaining <= 0 ? 0 : rate > 0 ? remaining / rate : null,
+      partsDone: this.partsDone,
+      partCount: this.partCount,
+    };
+  }
+}
+
+/** Headers the server signed, minus those fetch sets itself (browsers refuse to set them). */
+function storageHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    const name = k.toLowerCase();
+    if (name === 'content-length' || name === 'host') continue;
+    out[k] = v;
+  }
+  return out;
+}
+
