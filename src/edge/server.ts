@@ -1,0 +1,375 @@
+// The local CDN edge: verifies CloudFront-format signed URLs / cookies, then streams the object from storage over
+// the S3 API. Request path = `/<object key>` (each segment percent-encoded). Never buffers whole bodies.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { formatContentDisposition, dispositionType } from '../domain/disposition.ts';
+import { cloudFrontCookies, loadPublicKeys, splitRequestTarget, verifySignedRequest, type Credentials } from './verify.ts';
+
+export interface EdgeS3Options {
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  bucket: string;
+  forcePathStyle?: boolean;
+}
+
+export interface EdgeLogger {
+  info?(obj: object, msg?: string): void;
+  warn?(obj: object, msg?: string): void;
+  error?(obj: object, msg?: string): void;
+}
+
+export interface EdgeOptions {
+  port?: number;
+  host?: string;
+  s3: EdgeS3Options;
+  /** Key-pair id → PEM public key (a private key PEM is accepted too; its public half is used). */
+  publicKeys: Record<string, string | Buffer>;
+  /**
+   * Public base URL the URLs are signed for (e.g. https://files.example.com or https://example.com/files). Its
+   * origin replaces the Host header when rebuilding the signed resource, and its path (if any) is stripped before
+   * mapping to the object key. Default: `http://<Host header>`.
+   */
+  publicUrl?: string;
+  /** Honour X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-For (only behind a trusted proxy). */
+  trustProxy?: boolean;
+  /** Upper bound for Cache-Control max-age (the URL's remaining lifetime is used when shorter). Default 86400. */
+  maxAgeSeconds?: number;
+  logger?: EdgeLogger;
+  /** Clock (tests). */
+  now?: () => Date;
+  /** Provide a ready S3 client instead of building one from `s3` (bucket is still read from `s3`). */
+  client?: S3Client;
+}
+
+export interface EdgeHandle {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const RANGE_RE = /^bytes=(\d{0,19})-(\d{0,19})$/;
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sendText(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    ...extra,
+  });
+  res.end(text);
+}
+
+/** Maps a raw (percent-encoded) path below the base path to an object key; null when not canonical. */
+export function keyFromPath(rawPath: string, basePath: string): string | null {
+  if (!rawPath.startsWith(basePath + '/')) return null;
+  const raw = rawPath.slice(basePath.length + 1);
+  if (raw === '') return null;
+  const out: string[] = [];
+  for (const seg of raw.split('/')) {
+    let d: string;
+    try {
+      d = decodeURIComponent(seg);
+    } catch {
+      return null;
+    }
+    // Dot segments could be normalised by something downstream, an encoded slash would make two paths one key,
+    // NUL is never a key character: refuse them all so one URL always names exactly one key.
+    if (d === '.' || d === '..' || d.includes('/') || d.includes('\0')) return null;
+    out.push(d);
+  }
+  return out.join('/');
+}
+
+function safeHeaderValue(v: string): boolean {
+  // Visible latin-1 plus space/tab only (what node will put on the wire unchanged).
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(v);
+}
+
+interface S3ErrorLike {
+  name?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string> };
+}
+
+export function createEdgeHandler(opts: EdgeOptions): {
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  client: S3Client;
+  destroy(): void;
+} {
+  const keys = loadPublicKeys(opts.publicKeys);
+  if (keys.size === 0) throw new Error('edge: at least one public key is required');
+  const ownClient = !opts.client;
+  const client =
+    opts.client ??
+    new S3Client({
+      endpoint: opts.s3.endpoint,
+      region: opts.s3.region ?? 'us-east-1',
+      credentials: opts.s3.credentials,
+      forcePathStyle: opts.s3.forcePathStyle ?? true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: {
+        httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }),
+        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+      },
+    });
+  const bucket = opts.s3.bucket;
+  const base = opts.publicUrl ? new URL(opts.publicUrl) : null;
+  const basePath = base ? base.pathname.replace(/\/+$/, '') : '';
+  const maxAge = opts.maxAgeSeconds ?? 86_400;
+  const now = opts.now ?? (() => new Date());
+  const log = opts.logger ?? {};
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendText(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+      return;
+    }
+    const target = req.url ?? '/';
+    if (!target.startsWith('/')) {
+      sendText(res, 400, 'bad request\n');
+      return;
+    }
+    if (target === '/healthz') {
+      sendText(res, 200, 'ok\n');
+      return;
+    }
+    const split = splitRequestTarget(target);
+    if (!split.signing) {
+      sendText(res, 403, 'access denied: repeated signing parameter\n');
+      return;
+    }
+    const q = split.signing;
+    let creds: Credentials | null = null;
+    if (q.Signature !== undefined || q['Key-Pair-Id'] !== undefined || q.Expires !== undefined || q.Policy !== undefined) {
+      creds = {
+        expires: q.Expires,
+        policy: q.Policy,
+        signature: q.Signature,
+        keyPairId: q['Key-Pair-Id'],
+        hashAlgorithm: q['Hash-Algorithm'],
+      };
+    } else {
+      creds = cloudFrontCookies(firstHeader(req.headers.cookie));
+    }
+    if (!creds) {
+      sendText(res, 403, 'access denied: missing signature\n');
+      return;
+    }
+    let origin: string;
+    if (base) origin = base.origin;
+    else {
+      const proto = (opts.trustProxy && firstHeader(req.headers['x-forwarded-proto'])?.split(',')[0]?.trim()) || 'http';
+      const host = (opts.trustProxy && firstHeader(req.headers['x-forwarded-host'])?.split(',')[0]?.trim()) || req.headers.host;
+      if (!host) {
+        sendText(res, 400, 'missing host\n');
+        return;
+      }
+      origin = `${proto}://${host}`;
+    }
+    const resource = origin + split.rawPath + (split.rawQuery ? `?${split.rawQuery}` : '');
+    let clientIp = req.socket.remoteAddress;
+    if (opts.trustProxy) {
+      const xff = firstHeader(req.headers['x-forwarded-for']);
+      if (xff) clientIp = xff.split(',')[0]!.trim();
+    }
+    const verdict = verifySignedRequest({ resource, creds, keys, now: now(), clientIp });
+    if (!verdict.ok) {
+      log.info?.({ reason: verdict.reason, path: split.rawPath }, 'edge: denied');
+      sendText(res, 403, `access denied: ${verdict.reason}\n`);
+      return;
+    }
+    const key = keyFromPath(split.rawPath, basePath);
+    if (key === null) {
+      sendText(res, 403, 'access denied: path is not an object key\n');
+      return;
+    }
+    const params = new URLSearchParams(split.rawQuery);
+    let dispositionParam: string | undefined;
+    let typeParam: string | undefined;
+    for (const name of ['response-content-disposition', 'response-content-type'] as const) {
+      const all = params.getAll(name);
+      if (all.length > 1 || (all[0] !== undefined && !safeHeaderValue(all[0]))) {
+        sendText(res, 400, `bad ${name}\n`);
+        return;
+      }
+      if (name === 'response-content-disposition') dispositionParam = all[0];
+      else typeParam = all[0];
+    }
+
+    const ifNoneMatch = firstHeader(req.headers['if-none-match']);
+    const ifModifiedSince = firstHeader(req.headers['if-modified-since']);
+    const rangeHeader = firstHeader(req.headers.range);
+    const range = rangeHeader && !req.headers['if-range'] && RANGE_RE.test(rangeHeader) && rangeHeader !== 'bytes=-' ? rangeHeader : undefined;
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on('close', onClose);
+
+    const remaining = Math.max(0, Math.floor(verdict.expiresEpoch - now().getTime() / 1000));
+    const common = (contentType: string | undefined): Record<string, string> => {
+      const type = typeParam ?? contentType ?? 'application/octet-stream';
+      const disposition =
+        dispositionParam ?? formatContentDisposition(dispositionType(type, null), key.slice(key.lastIndexOf('/') + 1));
+      return {
+        'content-type': type,
+        'content-disposition': disposition,
+        'x-content-type-options': 'nosniff',
+        'cache-control': `private, max-age=${Math.min(remaining, maxAge)}`,
+        'accept-ranges': 'bytes',
+      };
+    };
+
+    let ifModSinceDate: Date | undefined;
+    if (ifModifiedSince && !ifNoneMatch) {
+      const d = new Date(ifModifiedSince);
+      if (!Number.isNaN(d.getTime())) ifModSinceDate = d;
+    }
+
+    try {
+      if (method === 'HEAD') {
+        const head = await client.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ifNoneMatch, IfModifiedSince: ifModSinceDate }),
+          { abortSignal: abort.signal },
+        );
+        const h = common(head.ContentType);
+        if (head.ETag) h.etag = head.ETag;
+        if (head.LastModified) h['last-modified'] = head.LastModified.toUTCString();
+        if (head.ContentLength !== undefined) h['content-length'] = String(head.ContentLength);
+        res.writeHead(200, h);
+        res.end();
+        return;
+      }
+      const out = await client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: range,
+          IfNoneMatch: ifNoneMatch,
+          IfModifiedSince: ifModSinceDate,
+        }),
+        { abortSignal: abort.signal },
+      );
+      const body = out.Body as Readable | undefined;
+      const h = common(out.ContentType);
+      if (out.ETag) h.etag = out.ETag;
+      if (out.LastModified) h['last-modified'] = out.LastModified.toUTCString();
+      // Stores that ignore conditional headers: answer 304 ourselves.
+      if (ifNoneMatch && out.ETag && etagMatches(ifNoneMatch, out.ETag)) {
+        body?.destroy();
+        send304(res, h);
+        return;
+      }
+      if (out.ContentLength !== undefined) h['content-length'] = String(out.ContentLength);
+      const partial = Boolean(range && out.ContentRange);
+      if (partial) h['content-range'] = out.ContentRange!;
+      res.writeHead(partial ? 206 : 200, h);
+      if (!body) {
+        res.end();
+        return;
+      }
+      await pipeline(body, res);
+    } catch (err) {
+      const e = err as S3ErrorLike;
+      const status = e.$metadata?.httpStatusCode;
+      if (abort.signal.aborted || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      if (status === 304 || e.name === 'NotModified' || e.name === '304') {
+        const h = common(undefined);
+        const etag = e.$response?.headers?.etag ?? (ifNoneMatch && !ifNoneMatch.includes(',') ? ifNoneMatch : undefined);
+        if (etag) h.etag = etag;
+        send304(res, h);
+        return;
+      }
+      if (status === 404 || e.name === 'NoSuchKey' || e.name === 'NotFound') {
+        sendText(res, 404, 'not found\n');
+        return;
+      }
+      if (status === 416 || e.name === 'InvalidRange') {
+        const cr = e.$response?.headers?.['content-range'];
+        sendText(res, 416, 'range not satisfiable\n', cr ? { 'content-range': cr } : {});
+        return;
+      }
+      log.error?.({ err: String(err), name: e.name, status, key }, 'edge: storage error');
+      sendText(res, 502, 'storage error\n');
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  return {
+    handler(req, res) {
+      handle(req, res).catch((err) => {
+        log.error?.({ err: String(err) }, 'edge: unexpected error');
+        if (!res.headersSent) sendText(res, 500, 'internal error\n');
+        else res.destroy();
+      });
+    },
+    client,
+    destroy() {
+      if (ownClient) client.destroy();
+    },
+  };
+}
+
+function etagMatches(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  const strip = (t: string) => t.trim().replace(/^W\//, '');
+  const target = strip(etag);
+  return header.split(',').some((t) => strip(t) === target);
+}
+
+function send304(res: ServerResponse, h: Record<string, string>): void {
+  const keep: Record<string, string> = {};
+  for (const k of ['etag', 'last-modified', 'cache-control', 'content-disposition', 'x-content-type-options']) {
+    if (h[k] !== undefined) keep[k] = h[k];
+  }
+  res.writeHead(304, keep);
+  res.end();
+}
+
+/** Starts the edge. `url` is the address it listens on (use `publicUrl` for what browsers see). */
+export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
+  const { handler, destroy } = createEdgeHandler(opts);
+  const server = createServer({ keepAliveTimeout: 65_000 }, handler);
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      destroy();
+    },
+  };
+}
