@@ -3,11 +3,11 @@ import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import { contentDisposition } from '../domain/disposition.ts';
 import {
   appendSigningParams,
+  customPolicy,
   encodeKeyPath,
   resourceUrl,
   type CustomPolicyOptions,
 } from './cloudfront-format.ts';
-import { customPolicy } from './cloudfront-format.ts';
 import { roundExpiry } from './expiry.ts';
 import type { DownloadSigner, SignDownloadInput, SignedDownload } from './signer.ts';
 
@@ -137,7 +137,10 @@ export class CloudFrontSigner implements DownloadSigner {
   signCookies(input: SignCookiesInput): SignedCookies {
     const { expiresEpoch, expiresAt } = roundExpiry(input.now, input.ttlSeconds, this.windowSeconds);
     const prefix = input.prefix.replace(/^\/+/, '');
-    if (!prefix || prefix.includes('*') || prefix.includes('?')) throw new Error('signCookies: prefix must be a non-empty literal');
+    if (!prefix || !prefix.endsWith('/') || prefix.includes('*') || prefix.includes('?')) {
+      // Without the trailing slash `ws/a*` would also grant `ws/ab/…`.
+      throw new Error('signCookies: prefix must be a non-empty literal ending in "/"');
+    }
     const resource = `${this.baseUrl}/${encodeKeyPath(prefix)}*`;
     const policy = customPolicy(resource, expiresEpoch, { notBefore: input.notBefore, sourceIp: input.sourceIp });
     const out = getSignedCookies({
