@@ -22,8 +22,9 @@ CREATE TABLE storage_events (
 CREATE INDEX storage_events_due_idx ON storage_events (next_attempt_at, id);
 
 -- The expiry sweeper claims expired pending rows in object-key order, so that one storage listing (ListObjectsV2
--- from the batch's first key) reconciles a whole batch instead of one HEAD per row.
-CREATE INDEX files_pending_key_idx ON files (object_key) WHERE status = 'pending';
+-- from the batch's first key) reconciles a whole batch instead of one HEAD per row. S3 lists keys in byte order,
+-- hence COLLATE "C".
+CREATE INDEX files_pending_key_idx ON files ((object_key COLLATE "C")) WHERE status = 'pending';
 
 -- The outbox is claimed in (next_attempt_at, id) order.
 CREATE INDEX object_deletions_due_id_idx ON object_deletions (next_attempt_at, id);
