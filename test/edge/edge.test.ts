@@ -1,0 +1,266 @@
+import { generateKeyPairSync, randomUUID, createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEdgeSigner } from '../../src/cdn/edge.ts';
+import type { CloudFrontSigner } from '../../src/cdn/cloudfront.ts';
+import { startEdge, type EdgeHandle } from '../../src/edge/server.ts';
+import { createEdgeS3Target, S3_SKIP_MESSAGE, type EdgeS3Target } from './s3-target.ts';
+
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** Raw GET (no URL normalisation, unlike fetch). `target` is the path + query exactly as sent. */
+function get(base: string, target: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Res> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: target, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+const pathOf = (url: string) => url.slice(url.indexOf('/', url.indexOf('//') + 2));
+
+function rsa() {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+const target = await createEdgeS3Target();
+if (!target) console.warn(S3_SKIP_MESSAGE);
+
+describe.skipIf(!target)('local edge (signed URLs through the edge, real S3)', () => {
+  const s3 = target as EdgeS3Target;
+  const kp = rsa();
+  const kp2 = rsa();
+  const KID = 'KEDGETEST00001';
+  const KID2 = 'KEDGETEST00002';
+  let edge: EdgeHandle;
+  let signer: CloudFrontSigner;
+  let signer2: CloudFrontSigner;
+  const wsA = `wsa${randomUUID().slice(0, 8)}`;
+  const wsB = `wsb${randomUUID().slice(0, 8)}`;
+  const keyA = `workspaces/${wsA}/files/${randomUUID()}.pdf`;
+  const keyA2 = `workspaces/${wsA}/files/${randomUUID()}.png`;
+  const keyB = `workspaces/${wsB}/files/${randomUUID()}.pdf`;
+  const keyOdd = `workspaces/${wsA}/files/odd name+ü (1).txt`;
+  const bodyA = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31 + 7) & 0xff));
+  const bodyB = Buffer.from('workspace B secret\n');
+  const now = () => new Date();
+  const sign = (key: string, extra: Partial<Parameters<CloudFrontSigner['sign']>[0]> = {}) =>
+    signer.sign({ key, filename: 'Résumé final.pdf', contentType: 'application/pdf', ttlSeconds: 600, now: now(), ...extra });
+
+  beforeAll(async () => {
+    for (const [Key, Body, ContentType] of [
+      [keyA, bodyA, 'application/pdf'],
+      [keyA2, Buffer.from('png-ish'), 'image/png'],
+      [keyB, bodyB, 'application/pdf'],
+      [keyOdd, Buffer.from('odd'), 'text/plain'],
+    ] as const) {
+      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body, ContentType }));
+    }
+    edge = await startEdge({
+      port: 0,
+      s3: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, bucket: s3.bucket },
+      publicKeys: { [KID]: kp.publicKey, [KID2]: kp2.publicKey },
+    });
+    signer = createEdgeSigner({ baseUrl: edge.url, keyPairId: KID, privateKey: kp.privateKey, windowSeconds: 60 });
+    signer2 = createEdgeSigner({ baseUrl: edge.url, keyPairId: KID2, privateKey: kp2.privateKey, windowSeconds: 60 });
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await s3.cleanup();
+  });
+
+  it(`[${target?.name}] 200 with body, ETag, Last-Modified, Cache-Control, disposition, nosniff`, async () => {
+    const { url, expiresAt } = await sign(keyA);
+    const r = await get(edge.url, pathOf(url));
+    expect(r.status).toBe(200);
+    expect(createHash('sha256').update(r.body).digest('hex')).toBe(createHash('sha256').update(bodyA).digest('hex'));
+    expect(r.headers['content-length']).toBe(String(bodyA.length));
+    expect(r.headers['content-type']).toBe('application/pdf');
+    expect(r.headers['content-disposition']).toBe(`inline; filename="Resume final.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%20final.pdf`);
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['accept-ranges']).toBe('bytes');
+    expect(r.headers.etag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(new Date(r.headers['last-modified'] as string).getTime()).toBeGreaterThan(Date.now() - 3600_000);
+    const maxAge = Number(/max-age=(\d+)/.exec(r.headers['cache-control'] as string)![1]);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(maxAge).toBeLessThanOrEqual(Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+  });
+
+  it('active types are served as attachment, and the disposition in the URL is signed', async () => {
+    const { url } = await sign(keyA2, { filename: 'x.svg', contentType: 'image/svg+xml' });
+    const r = await get(edge.url, pathOf(url));
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('image/svg+xml');
+    expect(r.headers['content-disposition']).toMatch(/^attachment; /);
+    const forged = pathOf(url).replace('response-content-disposition=attachment', 'response-content-disposition=inline');
+    expect((await get(edge.url, forged)).status).toBe(403);
+    const retyped = pathOf(url).replace('image%2Fsvg%2Bxml', 'image%2Fpng');
+    expect((await get(edge.url, retyped)).status).toBe(403);
+  });
+
+  it('Range → 206 with Content-Range', async () => {
+    const { url } = await sign(keyA);
+    const r = await get(edge.url, pathOf(url), { range: 'bytes=1000-1999' });
+    expect(r.status).toBe(206);
+    expect(r.headers['content-range']).toBe(`bytes 1000-1999/${bodyA.length}`);
+    expect(r.body.equals(bodyA.subarray(1000, 2000))).toBe(true);
+    const tail = await get(edge.url, pathOf(url), { range: 'bytes=-10' });
+    expect(tail.status).toBe(206);
+    expect(tail.body.equals(bodyA.subarray(bodyA.length - 10))).toBe(true);
+    const bad = await get(edge.url, pathOf(url), { range: `bytes=${bodyA.length + 10}-` });
+    expect(bad.status).toBe(416);
+  });
+
+  it('If-None-Match → 304', async () => {
+    const { url } = await sign(keyA);
+    const first = await get(edge.url, pathOf(url));
+    const r = await get(edge.url, pathOf(url), { 'if-none-match': first.headers.etag as string });
+    expect(r.status).toBe(304);
+    expect(r.body.length).toBe(0);
+    expect(r.headers.etag).toBe(first.headers.etag);
+    const miss = await get(edge.url, pathOf(url), { 'if-none-match': '"0000"' });
+    expect(miss.status).toBe(200);
+  });
+
+  it('HEAD', async () => {
+    const { url } = await sign(keyA);
+    const r = await get(edge.url, pathOf(url), {}, 'HEAD');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-length']).toBe(String(bodyA.length));
+    expect(r.body.length).toBe(0);
+  });
+
+  it('keys with spaces, + and unicode', async () => {
+    const { url } = await sign(keyOdd, { filename: 'odd.txt', contentType: 'text/plain' });
+    const r = await get(edge.url, pathOf(url));
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('odd');
+  });
+
+  it('tampered signature → 403', async () => {
+    const p = pathOf((await sign(keyA)).url);
+    const sig = /Signature=([^&]+)/.exec(p)![1]!;
+    for (const bad of [sig.slice(0, -6) + (sig.at(-6) === 'A' ? 'B' : 'A') + sig.slice(-5), sig.slice(0, 100), '', 'not*base64']) {
+      const r = await get(edge.url, p.replace(sig, bad));
+      expect(r.status).toBe(403);
+      expect(r.body.length).toBeLessThan(200);
+    }
+  });
+
+  it('swapped key path (valid signature for another key) → 403', async () => {
+    const p = pathOf((await sign(keyA)).url);
+    const swapped = p.replace(keyA.split('/').pop()!, keyA2.split('/').pop()!);
+    expect(swapped).not.toBe(p);
+    expect((await get(edge.url, swapped)).status).toBe(403);
+  });
+
+  it("another workspace's path with a valid signature for a different key → 403", async () => {
+    const a = pathOf((await sign(keyA)).url);
+    const b = pathOf((await sign(keyB)).url);
+    const aQuery = a.slice(a.indexOf('?'));
+    const bPath = b.slice(0, b.indexOf('?'));
+    const r = await get(edge.url, bPath + aQuery);
+    expect(r.status).toBe(403);
+    expect(r.body.toString()).not.toContain('workspace B secret');
+    // ...and the same with the signing parameters only.
+    const sigOnly = aQuery.slice(aQuery.indexOf('Expires='));
+    const b2 = b.slice(0, b.indexOf('Expires=')) + sigOnly;
+    expect((await get(edge.url, b2)).status).toBe(403);
+  });
+
+  it('expired URL → 403', async () => {
+    const { url } = await sign(keyA, { now: new Date(Date.now() - 3 * 3600_000), ttlSeconds: 60 });
+    const r = await get(edge.url, pathOf(url));
+    expect(r.status).toBe(403);
+    expect(r.body.toString()).toContain('expired');
+  });
+
+  it('wrong key → 403 (unknown key pair id, other key under a known id, extra parameters)', async () => {
+    const p = pathOf((await sign(keyA)).url);
+    expect((await get(edge.url, p.replace(`Key-Pair-Id=${KID}`, 'Key-Pair-Id=KUNKNOWN')))).toMatchObject({ status: 403 });
+    expect((await get(edge.url, p.replace(`Key-Pair-Id=${KID}`, `Key-Pair-Id=${KID2}`)))).toMatchObject({ status: 403 });
+    // Key 2 signs fine for itself.
+    const p2 = pathOf((await signer2.sign({ key: keyA, filename: 'a.pdf', contentType: 'application/pdf', ttlSeconds: 60, now: now() })).url);
+    expect((await get(edge.url, p2)).status).toBe(200);
+    expect((await get(edge.url, p + '&x=1')).status).toBe(403);
+    expect((await get(edge.url, p + '&Signature=abc')).status).toBe(403);
+    expect((await get(edge.url, p.slice(0, p.indexOf('?')))).status).toBe(403);
+  });
+
+  it('dot segments and encoded slashes never reach storage', async () => {
+    // Custom policy for the whole workspace; a path that escapes the prefix by `..` must still be refused.
+    const { url } = await sign(keyA, { policy: { resource: `workspaces/${wsA}/*` } });
+    const q = pathOf(url).slice(pathOf(url).indexOf('?'));
+    for (const p of [
+      `/workspaces/${wsA}/files/../../${wsB}/files/${keyB.split('/').pop()}`,
+      `/workspaces/${wsA}/files/%2e%2e/%2e%2e/${wsB}/files/${keyB.split('/').pop()}`,
+      `/workspaces/${wsA}/files%2F..%2F..%2F${wsB}%2Ffiles%2F${keyB.split('/').pop()}`,
+    ]) {
+      const r = await get(edge.url, p + q);
+      expect(r.status).toBe(403);
+      expect(r.body.toString()).toContain('path is not an object key'); // the signature matched the wildcard
+      expect(r.body.toString()).not.toContain('secret');
+    }
+  });
+
+  it('custom policy with a path wildcard grants the prefix and nothing else', async () => {
+    const { url } = await sign(keyA, { policy: { resource: `workspaces/${wsA}/*` } });
+    const p = pathOf(url);
+    expect((await get(edge.url, p)).status).toBe(200);
+    // Same Policy + Signature on another key under the prefix (without the response-* parameters).
+    const creds = p.slice(p.indexOf('Policy='));
+    expect((await get(edge.url, `/${keyA2}?${creds}`)).status).toBe(200);
+    expect((await get(edge.url, `/${keyB}?${creds}`)).status).toBe(403);
+    // Not-before in the future; source IP elsewhere.
+    const nb = await sign(keyA, { policy: { notBefore: new Date(Date.now() + 600_000) } });
+    expect((await get(edge.url, pathOf(nb.url))).status).toBe(403);
+    const ip = await sign(keyA, { policy: { sourceIp: '10.0.0.0/8' } });
+    expect((await get(edge.url, pathOf(ip.url))).status).toBe(403);
+    const local = await sign(keyA, { policy: { sourceIp: '127.0.0.1' } });
+    expect((await get(edge.url, pathOf(local.url))).status).toBe(200);
+  });
+
+  it('signed cookies scoped to a workspace prefix', async () => {
+    const c = signer.signCookies({ prefix: `workspaces/${wsA}/`, ttlSeconds: 300, now: now() });
+    const cookie = c.setCookie({ secure: false }).map((s) => s.split(';')[0]).join('; ');
+    const a = await get(edge.url, `/${keyA}`, { cookie });
+    expect(a.status).toBe(200);
+    expect(a.body.equals(bodyA)).toBe(true);
+    expect((await get(edge.url, `/${keyA2}`, { cookie })).status).toBe(200);
+    expect((await get(edge.url, `/${keyB}`, { cookie })).status).toBe(403);
+    expect((await get(edge.url, `/${keyA}`, { cookie: cookie.replace(/CloudFront-Signature=./, 'CloudFront-Signature=Z') })).status).toBe(403);
+    expect((await get(edge.url, `/${keyA}`)).status).toBe(403);
+    // Default Content-Disposition without response-* parameters: by stored type, attachment for unknown.
+    expect(a.headers['content-disposition']).toMatch(/^inline; filename=/);
+    const old = signer.signCookies({ prefix: `workspaces/${wsA}/`, ttlSeconds: 60, now: new Date(Date.now() - 3600_000) });
+    const oldCookie = Object.entries(old.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+    expect((await get(edge.url, `/${keyA}`, { cookie: oldCookie })).status).toBe(403);
+  });
+
+  it('valid signature for a missing object → 404; other methods → 405', async () => {
+    const { url } = await sign(`workspaces/${wsA}/files/${randomUUID()}.pdf`);
+    expect((await get(edge.url, pathOf(url))).status).toBe(404);
+    expect((await get(edge.url, pathOf(url), {}, 'DELETE')).status).toBe(405);
+  });
+
+  it('same-window requests get the identical URL', async () => {
+    const t = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
+    const a = await sign(keyA, { now: t });
+    const b = await sign(keyA, { now: new Date(t.getTime() + 30_000) });
+    expect(b.url).toBe(a.url);
+  });
+});
