@@ -1,0 +1,266 @@
+// Environment → typed, validated Config. One error message names every bad variable.
+import { z } from 'zod';
+
+export interface WorkspaceDefaults {
+  maxFileSize: number;
+  allowedContentTypes: string[];
+  quotaBytes: number;
+  maxFiles: number;
+  maxPending: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  dataDir: string;
+  /** Postgres connection string; undefined only before `start` has filled in the embedded one. */
+  databaseUrl?: string;
+  databasePoolMax: number;
+  s3: {
+    /** undefined only before `start` has filled in the embedded object store. */
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+  };
+  auth: {
+    jwtSecret?: string;
+    jwksUrl?: string;
+    workspaceClaim: string;
+    issuer?: string;
+    audience?: string;
+  };
+  uploads: {
+    /** How long presigned upload URLs/forms stay valid. */
+    urlTtlSeconds: number;
+    /** How long a pending upload may stay pending before it expires (≥ urlTtlSeconds). */
+    pendingTtlSeconds: number;
+  };
+  workspaceDefaults: WorkspaceDefaults;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: { variable: string; message: string }[];
+  constructor(problems: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' + problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const s = v.trim();
+      if (!/^\d+$/.test(s)) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number, got "${v}"` });
+        return z.NEVER;
+      }
+      const n = Number(s);
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max}, got ${v}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const bool = (def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const s = v.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+      if (['0', 'false', 'no', 'off'].includes(s)) return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false, got "${v}"` });
+      return z.NEVER;
+    });
+
+const url = (protocols: string[]) =>
+  optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol)) {
+        ctx.addIssue({ code: 'custom', message: `must be a ${protocols.join(' or ')} URL, got "${v}"` });
+      }
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be a URL, got "${v}"` });
+    }
+  });
+
+const CONTENT_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/;
+
+const contentTypeList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const raw = v === undefined || v.trim() === '' ? DEFAULT_ALLOWED_TYPES : v;
+    const items = raw
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== '');
+    const bad = items.filter((s) => s !== '*/*' && !CONTENT_TYPE_PATTERN.test(s));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `invalid content type pattern(s): ${bad.join(', ')}` });
+      return z.NEVER;
+    }
+    if (items.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must list at least one content type' });
+      return z.NEVER;
+    }
+    return items;
+  });
+
+export const DEFAULT_ALLOWED_TYPES =
+  'image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,text/csv,application/json,video/mp4,audio/mpeg,application/zip,application/octet-stream';
+
+const GiB = 1024 * 1024 * 1024;
+
+const schema = z.object({
+  HOST: optionalString,
+  PORT: int(3000, 0, 65535),
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? 'info' : v.trim().toLowerCase()))
+    .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  STOWAGE_DATA_DIR: optionalString,
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATABASE_POOL_MAX: int(20, 1, 1000),
+  S3_ENDPOINT: url(['http:', 'https:']),
+  S3_BUCKET: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `must be a valid S3 bucket name, got "${v}"` });
+    }
+  }),
+  S3_REGION: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: bool(true),
+  AUTH_JWT_SECRET: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && v.length < 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be at least 32 characters long' });
+    }
+  }),
+  AUTH_JWKS_URL: url(['http:', 'https:']),
+  AUTH_WORKSPACE_CLAIM: optionalString,
+  AUTH_ISSUER: optionalString,
+  AUTH_AUDIENCE: optionalString,
+  UPLOAD_URL_TTL_SECONDS: int(900, 10, 7 * 24 * 3600),
+  UPLOAD_PENDING_TTL_SECONDS: int(3600, 10, 30 * 24 * 3600),
+  DEFAULT_MAX_FILE_SIZE: int(5 * GiB, 1),
+  DEFAULT_ALLOWED_CONTENT_TYPES: contentTypeList,
+  DEFAULT_QUOTA_BYTES: int(10 * GiB, 0),
+  DEFAULT_MAX_FILES: int(100_000, 0),
+  DEFAULT_MAX_PENDING: int(100, 0),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+});
+
+export interface LoadConfigOptions {
+  /**
+   * When true (the `serve` command), DATABASE_URL, S3_ENDPOINT, S3 credentials and an auth key must be given.
+   * When false (the `start` command), the embedded parts fill in what is missing.
+   */
+  requireExternal: boolean;
+}
+
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  opts: LoadConfigOptions = { requireExternal: true },
+): Config {
+  const parsed = schema.safeParse(env);
+  const problems: { variable: string; message: string }[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push({ variable: String(issue.path[0] ?? '(environment)'), message: issue.message });
+    }
+  }
+  const e = parsed.success ? parsed.data : undefined;
+  if (e) {
+    if (e.AUTH_JWT_SECRET && e.AUTH_JWKS_URL) {
+      problems.push({ variable: 'AUTH_JWKS_URL', message: 'set either AUTH_JWT_SECRET or AUTH_JWKS_URL, not both' });
+    }
+    if (e.UPLOAD_PENDING_TTL_SECONDS < e.UPLOAD_URL_TTL_SECONDS) {
+      problems.push({
+        variable: 'UPLOAD_PENDING_TTL_SECONDS',
+        message: `must be at least UPLOAD_URL_TTL_SECONDS (${e.UPLOAD_URL_TTL_SECONDS})`,
+      });
+    }
+    if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
+      problems.push({
+        variable: e.S3_ACCESS_KEY_ID === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY',
+        message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together',
+      });
+    }
+    if (opts.requireExternal) {
+      if (!e.DATABASE_URL) problems.push({ variable: 'DATABASE_URL', message: 'is required' });
+      if (!e.S3_ENDPOINT) problems.push({ variable: 'S3_ENDPOINT', message: 'is required' });
+      if (!e.AUTH_JWT_SECRET && !e.AUTH_JWKS_URL) {
+        problems.push({ variable: 'AUTH_JWT_SECRET', message: 'AUTH_JWT_SECRET or AUTH_JWKS_URL is required' });
+      }
+    }
+  } else {
+    // Report cross-field requirements even when other variables failed, so one run names every problem.
+    if (opts.requireExternal) {
+      if (!env.DATABASE_URL?.trim() && !problems.some((p) => p.variable === 'DATABASE_URL')) {
+        problems.push({ variable: 'DATABASE_URL', message: 'is required' });
+      }
+      if (!env.S3_ENDPOINT?.trim() && !problems.some((p) => p.variable === 'S3_ENDPOINT')) {
+        problems.push({ variable: 'S3_ENDPOINT', message: 'is required' });
+      }
+    }
+  }
+  if (problems.length > 0 || !e) throw new ConfigError(problems);
+
+  return {
+    host: e.HOST ?? '127.0.0.1',
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.STOWAGE_DATA_DIR ?? '.stowage',
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      bucket: e.S3_BUCKET ?? 'stowage',
+      region: e.S3_REGION ?? 'us-east-1',
+      accessKeyId: e.S3_ACCESS_KEY_ID,
+      secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+    },
+    auth: {
+      jwtSecret: e.AUTH_JWT_SECRET,
+      jwksUrl: e.AUTH_JWKS_URL,
+      workspaceClaim: e.AUTH_WORKSPACE_CLAIM ?? 'workspace_id',
+      issuer: e.AUTH_ISSUER,
+      audience: e.AUTH_AUDIENCE,
+    },
+    uploads: {
+      urlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
+      pendingTtlSeconds: e.UPLOAD_PENDING_TTL_SECONDS,
+    },
+    workspaceDefaults: {
+      maxFileSize: e.DEFAULT_MAX_FILE_SIZE,
+      allowedContentTypes: e.DEFAULT_ALLOWED_CONTENT_TYPES,
+      quotaBytes: e.DEFAULT_QUOTA_BYTES,
+      maxFiles: e.DEFAULT_MAX_FILES,
+      maxPending: e.DEFAULT_MAX_PENDING,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

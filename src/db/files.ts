@@ -1,0 +1,190 @@
+import type { Queryable } from './pool.ts';
+import type { FileStatus } from '../domain/upload-state.ts';
+
+export type UploadMethod = 'put' | 'post' | 'multipart';
+
+export interface FileRow {
+  id: string;
+  workspaceId: string;
+  objectKey: string;
+  status: FileStatus;
+  filename: string;
+  contentType: string;
+  size: number;
+  checksumSha256: string | null;
+  metadata: Record<string, unknown>;
+  uploader: string | null;
+  uploadMethod: UploadMethod;
+  multipartUploadId: string | null;
+  partSize: number | null;
+  partCount: number | null;
+  fingerprint: string | null;
+  rejectReason: string | null;
+  etag: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  completedAt: Date | null;
+  deletedAt: Date | null;
+}
+
+export const FILE_COLUMNS = `id, workspace_id, object_key, status, filename, content_type, size, checksum_sha256,
+  metadata, uploader, upload_method, multipart_upload_id, part_size, part_count, fingerprint, reject_reason, etag,
+  created_at, expires_at, completed_at, deleted_at`;
+
+export function toFileRow(r: Record<string, unknown>): FileRow {
+  return {
+    id: r.id as string,
+    workspaceId: r.workspace_id as string,
+    objectKey: r.object_key as string,
+    status: r.status as FileStatus,
+    filename: r.filename as string,
+    contentType: r.content_type as string,
+    size: Number(r.size),
+    checksumSha256: (r.checksum_sha256 as string | null) ?? null,
+    metadata: (r.metadata as Record<string, unknown> | null) ?? {},
+    uploader: (r.uploader as string | null) ?? null,
+    uploadMethod: r.upload_method as UploadMethod,
+    multipartUploadId: (r.multipart_upload_id as string | null) ?? null,
+    partSize: r.part_size == null ? null : Number(r.part_size),
+    partCount: r.part_count == null ? null : Number(r.part_count),
+    fingerprint: (r.fingerprint as string | null) ?? null,
+    rejectReason: (r.reject_reason as string | null) ?? null,
+    etag: (r.etag as string | null) ?? null,
+    createdAt: r.created_at as Date,
+    expiresAt: r.expires_at as Date,
+    completedAt: (r.completed_at as Date | null) ?? null,
+    deletedAt: (r.deleted_at as Date | null) ?? null,
+  };
+}
+
+export interface NewFile {
+  id: string;
+  workspaceId: string;
+  objectKey: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  checksumSha256: string | null;
+  metadata: Record<string, unknown>;
+  uploader: string | null;
+  uploadMethod: UploadMethod;
+  multipartUploadId?: string | null;
+  partSize?: number | null;
+  partCount?: number | null;
+  fingerprint?: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
+  const r = await q.query(
+    `INSERT INTO files (id, workspace_id, object_key, status, filename, content_type, size, checksum_sha256, metadata,
+       uploader, upload_method, multipart_upload_id, part_size, part_count, fingerprint, created_at, expires_at)
+     VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     RETURNING ${FILE_COLUMNS}`,
+    [
+      f.id, f.workspaceId, f.objectKey, f.filename, f.contentType, f.size, f.checksumSha256, JSON.stringify(f.metadata),
+      f.uploader, f.uploadMethod, f.multipartUploadId ?? null, f.partSize ?? null, f.partCount ?? null,
+      f.fingerprint ?? null, f.createdAt, f.expiresAt,
+    ],
+  );
+  return toFileRow(r.rows[0]);
+}
+
+/** A file in a workspace; null for ids that do not exist or belong to another workspace. */
+export async function getFile(q: Queryable, workspaceId: string, id: string): Promise<FileRow | null> {
+  const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE id = $1 AND workspace_id = $2`, [id, workspaceId]);
+  return r.rows[0] ? toFileRow(r.rows[0]) : null;
+}
+
+/** A file by id alone — for workers that learn of a file from storage, never for request handlers. */
+export async function getFileById(q: Queryable, id: string): Promise<FileRow | null> {
+  const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE id = $1`, [id]);
+  return r.rows[0] ? toFileRow(r.rows[0]) : null;
+}
+
+export async function getFileByKey(q: Queryable, objectKey: string): Promise<FileRow | null> {
+  const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE object_key = $1`, [objectKey]);
+  return r.rows[0] ? toFileRow(r.rows[0]) : null;
+}
+
+export interface ListCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export async function listFiles(
+  q: Queryable,
+  workspaceId: string,
+  opts: { statuses?: FileStatus[]; cursor?: ListCursor; limit: number; fingerprint?: string; uploadMethod?: UploadMethod },
+): Promise<FileRow[]> {
+  const where = ['workspace_id = $1'];
+  const params: unknown[] = [workspaceId];
+  if (opts.statuses && opts.statuses.length > 0) {
+    params.push(opts.statuses);
+    where.push(`status = ANY($${params.length}::text[])`);
+  }
+  if (opts.fingerprint !== undefined) {
+    params.push(opts.fingerprint);
+    where.push(`fingerprint = $${params.length}`);
+  }
+  if (opts.uploadMethod !== undefined) {
+    params.push(opts.uploadMethod);
+    where.push(`upload_method = $${params.length}`);
+  }
+  if (opts.cursor) {
+    params.push(opts.cursor.createdAt, opts.cursor.id);
+    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length}::uuid)`);
+  }
+  params.push(opts.limit);
+  const r = await q.query(
+    `SELECT ${FILE_COLUMNS} FROM files WHERE ${where.join(' AND ')}
+     ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return r.rows.map(toFileRow);
+}
+
+export interface TransitionFields {
+  rejectReason?: string | null;
+  etag?: string | null;
+  completedAt?: Date | null;
+  deletedAt?: Date | null;
+}
+
+/**
+ * Moves a file to `to` only if its current status is one of `from` (conditional UPDATE with the row lock), so that
+ * exactly one concurrent caller wins. Returns the new row and the status it left, or null when nothing matched.
+ */
+export async function transitionFile(
+  q: Queryable,
+  id: string,
+  from: readonly FileStatus[],
+  to: FileStatus,
+  fields: TransitionFields = {},
+): Promise<{ row: FileRow; previous: FileStatus } | null> {
+  const r = await q.query(
+    `WITH cur AS (SELECT id, status AS previous FROM files WHERE id = $1 FOR UPDATE)
+     UPDATE files f SET
+       status = $3,
+       reject_reason = CASE WHEN $4::boolean THEN $5 ELSE f.reject_reason END,
+       etag = CASE WHEN $6::boolean THEN $7 ELSE f.etag END,
+       completed_at = CASE WHEN $8::boolean THEN $9::timestamptz ELSE f.completed_at END,
+       deleted_at = CASE WHEN $10::boolean THEN $11::timestamptz ELSE f.deleted_at END
+     FROM cur
+     WHERE f.id = cur.id AND cur.previous = ANY($2::text[])
+     RETURNING ${FILE_COLUMNS.split(',').map((c) => 'f.' + c.trim()).join(', ')}, cur.previous`,
+    [
+      id,
+      from,
+      to,
+      'rejectReason' in fields, fields.rejectReason ?? null,
+      'etag' in fields, fields.etag ?? null,
+      'completedAt' in fields, fields.completedAt ?? null,
+      'deletedAt' in fields, fields.deletedAt ?? null,
+    ],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  return { row: toFileRow(row), previous: row.previous as FileStatus };
+}

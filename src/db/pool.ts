@@ -1,0 +1,31 @@
+import pg from 'pg';
+
+export type Db = pg.Pool;
+export type DbClient = pg.PoolClient;
+/** Anything that can run a query: the pool or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+// bigint (int8) columns hold byte counts well below 2^53: parse them as numbers.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export function createPool(connectionString: string, opts: { max?: number; onError?: (err: Error) => void } = {}): Db {
+  const pool = new pg.Pool({ connectionString, max: opts.max ?? 20, connectionTimeoutMillis: 10_000 });
+  // An idle client erroring (e.g. Postgres restarted) must not crash the process.
+  pool.on('error', (err) => opts.onError?.(err));
+  return pool;
+}
+
+export async function withTransaction<T>(db: Db, fn: (client: DbClient) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

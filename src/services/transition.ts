@@ -1,0 +1,66 @@
+// THE transition function. Every change of a file's status — client confirm, storage event, sweeper, delete —
+// goes through `transition`, which uses a conditional UPDATE under the row lock so exactly one caller wins; the
+// counters and the deletion outbox change in the same transaction.
+import type { Deps } from './deps.ts';
+import { withTransaction } from '../db/pool.ts';
+import { getFileById, transitionFile, type FileRow, type TransitionFields } from '../db/files.ts';
+import { applyCounterDelta } from '../db/workspaces.ts';
+import {
+  enqueueDeletion,
+  removeDeletion,
+  rescheduleDeletion,
+  type ObjectDeletionRow,
+} from '../db/object-deletions.ts';
+import { counterDelta, removesObject, type FileStatus } from '../domain/upload-state.ts';
+
+export interface TransitionResult {
+  /** True when this call made the change; false when the file was not in a `from` state (someone else won). */
+  won: boolean;
+  /** The row after the call (the winner's result when won is false). Null only if the file does not exist. */
+  row: FileRow | null;
+  previous?: FileStatus;
+}
+
+export async function transition(
+  deps: Deps,
+  input: { fileId: string; from: readonly FileStatus[]; to: FileStatus; fields?: TransitionFields; reason?: string },
+): Promise<TransitionResult> {
+  let deletion: ObjectDeletionRow | null = null;
+  const result = await withTransaction(deps.db, async (client) => {
+    const t = await transitionFile(client, input.fileId, input.from, input.to, input.fields);
+    if (!t) return { won: false, row: await getFileById(client, input.fileId) } satisfies TransitionResult;
+    await applyCounterDelta(client, t.row.workspaceId, counterDelta(t.previous, input.to, t.row.size));
+    // An object becomes unwanted when leaving pending/available/missing for rejected/expired/deleted (a rejected or
+    // expired file's object was already queued when it entered that state).
+    if (removesObject(input.to) && !removesObject(t.previous)) {
+      deletion = await enqueueDeletion(client, {
+        objectKey: t.row.objectKey,
+        fileId: t.row.id,
+        reason: input.reason ?? input.to,
+        multipartUploadId: t.row.multipartUploadId,
+      });
+    }
+    return { won: true, row: t.row, previous: t.previous } satisfies TransitionResult;
+  });
+  if (deletion && result.row) await deleteNow(deps, deletion, result.row);
+  return result;
+}
+
+/**
+ * Deletes the object right after the commit. If an upload URL for the key may still be valid (a presigned PUT/POST
+ * could recreate the object), the outbox row stays, due again once the upload window has closed.
+ */
+async function deleteNow(deps: Deps, d: ObjectDeletionRow, row: FileRow): Promise<void> {
+  const now = deps.now();
+  try {
+    await deps.storage.delete(d.objectKey);
+    const windowEnds = new Date(row.expiresAt.getTime() + 60_000);
+    if (windowEnds > now) await rescheduleDeletion(deps.db, d.id, windowEnds, null);
+    else await removeDeletion(deps.db, d.id);
+  } catch (err) {
+    deps.log.warn({ err, key: d.objectKey }, 'object delete failed; left in the outbox for retry');
+    await rescheduleDeletion(deps.db, d.id, new Date(now.getTime() + 30_000), String((err as Error).message)).catch(
+      () => {},
+    );
+  }
+}

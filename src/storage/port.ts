@@ -1,0 +1,108 @@
+// The narrow interface Stowage needs from S3. Services depend on this, never on the AWS SDK directly.
+
+export interface HeadResult {
+  size: number;
+  contentType: string | undefined;
+  etag: string | undefined;
+  /** base64 SHA-256 of the whole object when the store reports one (full-object checksums only). */
+  checksumSha256: string | undefined;
+  checksumType: string | undefined;
+  lastModified: Date | undefined;
+  metadata: Record<string, string>;
+}
+
+export interface PresignedPut {
+  url: string;
+  /** Exactly the headers the client must send with the PUT. */
+  headers: Record<string, string>;
+}
+
+export interface PresignedPost {
+  url: string;
+  /** Form fields to send before the `file` field. */
+  fields: Record<string, string>;
+}
+
+export interface CorsRule {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds: number;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  lastModified: Date | undefined;
+  etag: string | undefined;
+}
+
+export interface UploadedPart {
+  partNumber: number;
+  size: number;
+  etag: string;
+  checksumSha256?: string;
+}
+
+export interface MultipartUploadInfo {
+  key: string;
+  uploadId: string;
+  initiated: Date | undefined;
+}
+
+export interface StoragePort {
+  readonly bucket: string;
+  /** Object metadata, or null if there is no such object. */
+  head(key: string, opts?: { checksum?: boolean }): Promise<HeadResult | null>;
+  /** Bytes [start, endInclusive] (shorter if the object is shorter), or null if there is no such object. */
+  rangeGet(key: string, start: number, endInclusive: number): Promise<Uint8Array | null>;
+  /** Deletes an object; succeeds when it does not exist. */
+  delete(key: string): Promise<void>;
+  deleteMany(keys: string[]): Promise<{ failed: { key: string; error: string }[] }>;
+  presignPut(input: {
+    key: string;
+    contentType: string;
+    contentLength: number;
+    checksumSha256?: string | null;
+    expiresIn: number;
+  }): Promise<PresignedPut>;
+  presignPost(input: {
+    key: string;
+    contentType: string;
+    contentLength: number;
+    expiresIn: number;
+  }): Promise<PresignedPost>;
+  listObjects(prefix: string, opts?: { continuationToken?: string; maxKeys?: number }): Promise<{
+    objects: ListedObject[];
+    nextContinuationToken: string | undefined;
+  }>;
+  // Multipart uploads.
+  createMultipart(input: { key: string; contentType: string; checksumSha256?: boolean }): Promise<{ uploadId: string }>;
+  presignPart(input: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    checksumSha256?: string | null;
+    expiresIn: number;
+  }): Promise<PresignedPut>;
+  /** All parts uploaded so far (follows pagination). Null when the upload does not exist. */
+  listParts(key: string, uploadId: string): Promise<UploadedPart[] | null>;
+  completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string; checksumSha256?: string }[],
+  ): Promise<{ etag: string | undefined }>;
+  /** Aborts; succeeds when the upload no longer exists. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+  listMultipartUploads(prefix: string, opts?: { keyMarker?: string; uploadIdMarker?: string }): Promise<{
+    uploads: MultipartUploadInfo[];
+    nextKeyMarker: string | undefined;
+    nextUploadIdMarker: string | undefined;
+  }>;
+  /** Cheap reachability check (HeadBucket). Throws when unreachable. */
+  ping(): Promise<void>;
+  /** Creates the bucket if missing and applies CORS rules. */
+  ensureBucket(opts: { cors?: CorsRule[] }): Promise<void>;
+}

@@ -1,0 +1,395 @@
+// StoragePort implemented with @aws-sdk/client-s3. Works against AWS S3, Ceph RGW, MinIO and the embedded store.
+import {
+  S3Client,
+  HeadObjectCommand,
+  GetObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  PutObjectCommand,
+  ListObjectsV2Command,
+  HeadBucketCommand,
+  CreateBucketCommand,
+  PutBucketCorsCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  ListPartsCommand,
+  CompleteMultipartUploadCommand,
+  AbortMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import type { CorsRule, HeadResult, MultipartUploadInfo, StoragePort, UploadedPart } from './port.ts';
+
+export interface S3AdapterOptions {
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle?: boolean;
+  /** Per-request timeout for calls Stowage makes (not presigned URLs). */
+  requestTimeoutMs?: number;
+}
+
+export function createS3Client(o: Omit<S3AdapterOptions, 'bucket'>): S3Client {
+  const cfg: S3ClientConfig = {
+    region: o.region,
+    forcePathStyle: o.forcePathStyle ?? true,
+    // Real S3, RGW and the embedded store all accept plain payloads; the SDK defaults (aws-chunked trailers, a CRC32
+    // of the empty body signed into presigned URLs) break RGW and presigned uploads.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+  };
+  if (o.endpoint) cfg.endpoint = o.endpoint;
+  if (o.accessKeyId && o.secretAccessKey) {
+    cfg.credentials = { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey };
+  }
+  return new S3Client(cfg);
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    e?.name === 'NotFound' ||
+    e?.name === 'NoSuchKey' ||
+    e?.Code === 'NoSuchKey' ||
+    e?.$metadata?.httpStatusCode === 404
+  );
+}
+
+function isNoSuchUpload(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  // RGW answers NoSuchKey for an aborted upload where AWS says NoSuchUpload.
+  return e?.name === 'NoSuchUpload' || e?.Code === 'NoSuchUpload' || isNotFound(err);
+}
+
+function stripQuotes(etag: string | undefined): string | undefined {
+  return etag?.replace(/^"|"$/g, '');
+}
+
+export class S3Storage implements StoragePort {
+  readonly bucket: string;
+  readonly client: S3Client;
+
+  constructor(opts: S3AdapterOptions, client?: S3Client) {
+    this.bucket = opts.bucket;
+    this.client = client ?? createS3Client(opts);
+  }
+
+  async head(key: string, opts: { checksum?: boolean } = {}): Promise<HeadResult | null> {
+    try {
+      const r = await this.client.send(
+        new HeadObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(opts.checksum ? { ChecksumMode: 'ENABLED' as const } : {}),
+        }),
+      );
+      return {
+        size: r.ContentLength ?? 0,
+        contentType: r.ContentType,
+        etag: stripQuotes(r.ETag),
+        checksumSha256: r.ChecksumSHA256,
+        checksumType: r.ChecksumType,
+        lastModified: r.LastModified,
+        metadata: r.Metadata ?? {},
+      };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async rangeGet(key: string, start: number, endInclusive: number): Promise<Uint8Array | null> {
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${endInclusive}` }),
+      );
+      if (!r.Body) return new Uint8Array(0);
+      const bytes = await r.Body.transformToByteArray();
+      // A store that ignores Range sends the whole object: keep only what was asked for.
+      return bytes.length > endInclusive - start + 1 ? bytes.subarray(0, endInclusive - start + 1) : bytes;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 416) return new Uint8Array(0); // empty object
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+  }
+
+  async deleteMany(keys: string[]): Promise<{ failed: { key: string; error: string }[] }> {
+    const failed: { key: string; error: string }[] = [];
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      // DeleteObjects requires a Content-MD5 or checksum header: WHEN_REQUIRED makes the SDK add it.
+      const r = await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+      for (const e of r.Errors ?? []) {
+        if (e.Code === 'NoSuchKey') continue;
+        failed.push({ key: e.Key ?? '', error: `${e.Code ?? 'Error'}: ${e.Message ?? ''}` });
+      }
+    }
+    return { failed };
+  }
+
+  async presignPut(input: {
+    key: string;
+    contentType: string;
+    contentLength: number;
+    checksumSha256?: string | null;
+    expiresIn: number;
+  }): Promise<{ url: string; headers: Record<string, string> }> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: input.key,
+      ContentType: input.contentType,
+      ContentLength: input.contentLength,
+      IfNoneMatch: '*',
+      ...(input.checksumSha256 ? { ChecksumSHA256: input.checksumSha256 } : {}),
+    });
+    const signed = ['content-type', 'content-length', 'if-none-match'];
+    const headers: Record<string, string> = {
+      'Content-Type': input.contentType,
+      'Content-Length': String(input.contentLength),
+      'If-None-Match': '*',
+    };
+    if (input.checksumSha256) {
+      signed.push('x-amz-checksum-sha256');
+      headers['x-amz-checksum-sha256'] = input.checksumSha256;
+    }
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: input.expiresIn,
+      signableHeaders: new Set(signed),
+      unhoistableHeaders: new Set(signed.filter((h) => h.startsWith('x-amz-'))),
+    });
+    return { url, headers };
+  }
+
+  async presignPost(input: {
+    key: string;
+    contentType: string;
+    contentLength: number;
+    expiresIn: number;
+  }): Promise<{ url: string; fields: Record<string, string> }> {
+    const r = await createPresignedPost(this.client, {
+      Bucket: this.bucket,
+      Key: input.key,
+      Expires: input.expiresIn,
+      Conditions: [
+        ['content-length-range', input.contentLength, input.contentLength],
+        ['eq', '$Content-Type', input.contentType],
+        ['eq', '$key', input.key],
+      ],
+      Fields: { 'Content-Type': input.contentType },
+    });
+    return { url: r.url, fields: r.fields };
+  }
+
+  async listObjects(
+    prefix: string,
+    opts: { continuationToken?: string; maxKeys?: number } = {},
+  ): Promise<{ objects: { key: string; size: number; lastModified: Date | undefined; etag: string | undefined }[]; nextContinuationToken: string | undefined }> {
+    const r = await this.client.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        ContinuationToken: opts.continuationToken,
+        MaxKeys: opts.maxKeys,
+      }),
+    );
+    return {
+      objects: (r.Contents ?? []).map((o) => ({
+        key: o.Key ?? '',
+        size: o.Size ?? 0,
+        lastModified: o.LastModified,
+        etag: stripQuotes(o.ETag),
+      })),
+      nextContinuationToken: r.IsTruncated ? r.NextContinuationToken : undefined,
+    };
+  }
+
+  async createMultipart(input: { key: string; contentType: string; checksumSha256?: boolean }): Promise<{ uploadId: string }> {
+    const r = await this.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: input.key,
+        ContentType: input.contentType,
+        ...(input.checksumSha256 ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
+      }),
+    );
+    if (!r.UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
+    return { uploadId: r.UploadId };
+  }
+
+  async presignPart(input: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    checksumSha256?: string | null;
+    expiresIn: number;
+  }): Promise<{ url: string; headers: Record<string, string> }> {
+    const command = new UploadPartCommand({
+      Bucket: this.bucket,
+      Key: input.key,
+      UploadId: input.uploadId,
+      PartNumber: input.partNumber,
+      ContentLength: input.contentLength,
+      ...(input.checksumSha256 ? { ChecksumSHA256: input.checksumSha256 } : {}),
+    });
+    const signed = ['content-length'];
+    const headers: Record<string, string> = { 'Content-Length': String(input.contentLength) };
+    if (input.checksumSha256) {
+      signed.push('x-amz-checksum-sha256');
+      headers['x-amz-checksum-sha256'] = input.checksumSha256;
+    }
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: input.expiresIn,
+      signableHeaders: new Set(signed),
+      unhoistableHeaders: new Set(signed.filter((h) => h.startsWith('x-amz-'))),
+    });
+    return { url, headers };
+  }
+
+  async listParts(key: string, uploadId: string): Promise<UploadedPart[] | null> {
+    const parts: UploadedPart[] = [];
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const r = await this.client.send(
+          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+        );
+        for (const p of r.Parts ?? []) {
+          parts.push({
+            partNumber: p.PartNumber ?? 0,
+            size: p.Size ?? 0,
+            etag: stripQuotes(p.ETag) ?? '',
+            ...(p.ChecksumSHA256 ? { checksumSha256: p.ChecksumSHA256 } : {}),
+          });
+        }
+        if (!r.IsTruncated || !r.NextPartNumberMarker) break;
+        marker = r.NextPartNumberMarker;
+      }
+    } catch (err) {
+      if (isNoSuchUpload(err)) return null;
+      throw err;
+    }
+    return parts;
+  }
+
+  async completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string; checksumSha256?: string }[],
+  ): Promise<{ etag: string | undefined }> {
+    const r = await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: key,
+        UploadId: uploadId,
+        IfNoneMatch: '*',
+        MultipartUpload: {
+          Parts: parts.map((p) => ({
+            PartNumber: p.partNumber,
+            ETag: `"${p.etag.replace(/^"|"$/g, '')}"`,
+            ...(p.checksumSha256 ? { ChecksumSHA256: p.checksumSha256 } : {}),
+          })),
+        },
+      }),
+    );
+    return { etag: stripQuotes(r.ETag) || undefined };
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (err) {
+      if (isNoSuchUpload(err)) return;
+      throw err;
+    }
+  }
+
+  async listMultipartUploads(
+    prefix: string,
+    opts: { keyMarker?: string; uploadIdMarker?: string } = {},
+  ): Promise<{ uploads: MultipartUploadInfo[]; nextKeyMarker: string | undefined; nextUploadIdMarker: string | undefined }> {
+    const r = await this.client.send(
+      new ListMultipartUploadsCommand({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        KeyMarker: opts.keyMarker,
+        UploadIdMarker: opts.uploadIdMarker,
+      }),
+    );
+    return {
+      uploads: (r.Uploads ?? []).map((u) => ({ key: u.Key ?? '', uploadId: u.UploadId ?? '', initiated: u.Initiated })),
+      nextKeyMarker: r.IsTruncated ? r.NextKeyMarker : undefined,
+      nextUploadIdMarker: r.IsTruncated ? r.NextUploadIdMarker : undefined,
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+
+  async ensureBucket(opts: { cors?: CorsRule[] } = {}): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      } catch (e) {
+        const name = (e as { name?: string }).name;
+        if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw e;
+      }
+    }
+    if (opts.cors && opts.cors.length > 0) {
+      await this.client.send(
+        new PutBucketCorsCommand({
+          Bucket: this.bucket,
+          CORSConfiguration: {
+            CORSRules: opts.cors.map((r) => ({
+              AllowedOrigins: r.allowedOrigins,
+              AllowedMethods: r.allowedMethods,
+              AllowedHeaders: r.allowedHeaders,
+              ExposeHeaders: r.exposeHeaders,
+              MaxAgeSeconds: r.maxAgeSeconds,
+            })),
+          },
+        }),
+      );
+    }
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+/** CORS rules for direct browser uploads: PUT/POST from any origin, ETag and Location readable by scripts. */
+export const DEFAULT_UPLOAD_CORS: CorsRule[] = [
+  {
+    allowedOrigins: ['*'],
+    allowedMethods: ['GET', 'HEAD', 'PUT', 'POST'],
+    allowedHeaders: ['*'],
+    exposeHeaders: ['ETag', 'Location', 'x-amz-checksum-sha256', 'x-amz-version-id'],
+    maxAgeSeconds: 3000,
+  },
+];
