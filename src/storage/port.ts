@@ -73,7 +73,7 @@ export interface StoragePort {
     contentLength: number;
     expiresIn: number;
   }): Promise<PresignedPost>;
-  listObjects(prefix: string, opts?: { continuationToken?: string; maxKeys?: number }): Promise<{
+  listObjects(prefix: string, opts?: { continuationToken?: string; maxKeys?: number; startAfter?: string }): Promise<{
     objects: ListedObject[];
     nextContinuationToken: string | undefined;
   }>;

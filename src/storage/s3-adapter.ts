@@ -203,7 +203,7 @@ export class S3Storage implements StoragePort {
 
   async listObjects(
     prefix: string,
-    opts: { continuationToken?: string; maxKeys?: number } = {},
+    opts: { continuationToken?: string; maxKeys?: number; startAfter?: string } = {},
   ): Promise<{ objects: { key: string; size: number; lastModified: Date | undefined; etag: string | undefined }[]; nextContinuationToken: string | undefined }> {
     const r = await this.client.send(
       new ListObjectsV2Command({
@@ -211,6 +211,7 @@ export class S3Storage implements StoragePort {
         Prefix: prefix,
         ContinuationToken: opts.continuationToken,
         MaxKeys: opts.maxKeys,
+        StartAfter: opts.startAfter,
       }),
     );
     return {

@@ -1,0 +1,105 @@
+// Deletion outbox: removes the objects that state changes made unwanted (deleted, rejected, expired files).
+//
+// Rows are claimed in batches of ≤ 1,000 with FOR UPDATE SKIP LOCKED inside one transaction, so any number of
+// workers can run: each batch is seen by exactly one of them. Multipart uploads named by a row are aborted, then all
+// keys of the batch go to storage in ONE DeleteObjects call. Rows that succeeded are deleted and rows that failed are
+// rescheduled with exponential backoff, in the same transaction. A crash before COMMIT releases the locks and leaves
+// every row in place: the next worker repeats the batch, and deleting an absent object / aborting an absent upload is
+// a no-op, so nothing is lost and nothing harmful is repeated. Object keys are never reused, so a late delete can
+// never hit a live file.
+import { claimDueDeletions } from '../db/object-deletions.ts';
+import { withTransaction } from '../db/pool.ts';
+import { removeDeletions, rescheduleDeletions } from '../db/sweeper.ts';
+import type { Deps } from './deps.ts';
+
+type WorkerDeps = Pick<Deps, 'db' | 'storage' | 'log' | 'now'>;
+
+export interface ProcessDeletionsOptions {
+  batchSize?: number;
+  /** Stop after this many batches (default: until the outbox has nothing due). */
+  maxBatches?: number;
+  /** Parallel AbortMultipartUpload calls within a batch. */
+  abortConcurrency?: number;
+}
+
+export interface ProcessDeletionsResult {
+  batches: number;
+  deleted: number;
+  abortedUploads: number;
+  failed: number;
+}
+
+const MAX_BATCH = 1000; // DeleteObjects takes at most 1,000 keys
+
+export function retryDelaySeconds(attempts: number): number {
+  return Math.min(3600, 5 * 2 ** Math.min(attempts, 10));
+}
+
+export async function processDeletions(deps: WorkerDeps, opts: ProcessDeletionsOptions = {}): Promise<ProcessDeletionsResult> {
+  const batchSize = Math.min(MAX_BATCH, Math.max(1, opts.batchSize ?? MAX_BATCH));
+  const out: ProcessDeletionsResult = { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 };
+  while (opts.maxBatches === undefined || out.batches < opts.maxBatches) {
+    const r = await processOneBatch(deps, batchSize, opts.abortConcurrency ?? 16);
+    if (r.claimed === 0) break;
+    out.batches += 1;
+    out.deleted += r.deleted;
+    out.abortedUploads += r.aborted;
+    out.failed += r.failed;
+    if (r.failed === r.claimed) break; // storage is failing everything: leave the rest for the next run
+  }
+  return out;
+}
+
+async function processOneBatch(deps: WorkerDeps, batchSize: number, abortConcurrency: number) {
+  return withTransaction(deps.db, async (tx) => {
+    const rows = await claimDueDeletions(tx, deps.now(), batchSize);
+    if (rows.length === 0) return { claimed: 0, deleted: 0, aborted: 0, failed: 0 };
+
+    const errors = new Map<number, string>(); // row id → error
+    let aborted = 0;
+    const withUpload = rows.filter((r) => r.multipartUploadId);
+    await forEachLimit(withUpload, abortConcurrency, async (r) => {
+      try {
+        await deps.storage.abortMultipart(r.objectKey, r.multipartUploadId!);
+        aborted += 1;
+      } catch (err) {
+        errors.set(r.id, `abort: ${String(err)}`);
+      }
+    });
+
+    const keys = [...new Set(rows.map((r) => r.objectKey))];
+    try {
+      const { failed } = await deps.storage.deleteMany(keys);
+      const failedKeys = new Map(failed.map((f) => [f.key, f.error]));
+      for (const r of rows) {
+        const e = failedKeys.get(r.objectKey);
+        if (e !== undefined && !errors.has(r.id)) errors.set(r.id, e);
+      }
+    } catch (err) {
+      for (const r of rows) if (!errors.has(r.id)) errors.set(r.id, String(err));
+    }
+
+    const done = rows.filter((r) => !errors.has(r.id)).map((r) => r.id);
+    await removeDeletions(tx, done);
+    if (errors.size > 0) {
+      await rescheduleDeletions(
+        tx,
+        rows.filter((r) => errors.has(r.id)).map((r) => ({ id: r.id, error: errors.get(r.id)!, delaySeconds: retryDelaySeconds(r.attempts) })),
+        deps.now(),
+      );
+      deps.log.warn({ failed: errors.size, sample: [...errors.values()].slice(0, 3) }, 'outbox: some deletions failed; will retry');
+    }
+    return { claimed: rows.length, deleted: done.length, aborted, failed: errors.size };
+  });
+}
+
+export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(runners);
+}
