@@ -3,8 +3,6 @@
 // The table is the real one: Stowage's own migrations are applied to a fresh database, so the row carries the same
 // columns, constraints, foreign key and indexes.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { createDatabase } from './postgres.ts';
 import { percentile } from './proc.ts';
@@ -20,19 +18,17 @@ export interface RateResult {
 
 export async function prepareRawDatabase(serverUrl: string): Promise<string> {
   const url = await createDatabase(serverUrl, 'stowage_bench_raw');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  // Stowage's own migrator (advisory-locked, ordered), so the table is exactly the one the API writes to.
+  const { migrate } = (await import('../../src/db/migrate.ts')) as { migrate: (db: pg.Pool) => Promise<string[]> };
+  const db = new pg.Pool({ connectionString: url, max: 2 });
   try {
-    const dir = join('src', 'db', 'migrations');
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.sql')).sort()) {
-      await client.query(readFileSync(join(dir, f), 'utf8'));
-    }
-    await client.query(
+    await migrate(db);
+    await db.query(
       `INSERT INTO workspaces (id, max_file_size, allowed_content_types, quota_bytes, max_files, max_pending)
        VALUES ('bench-raw', 5368709120, ARRAY['image/png'], 1099511627776, 100000000, 100000000)`,
     );
   } finally {
-    await client.end();
+    await db.end();
   }
   return url;
 }

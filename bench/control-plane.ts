@@ -1,0 +1,136 @@
+// Control plane: POST /v1/uploads (presign + row + quota reservation) and POST /v1/uploads/{id}/complete at 64
+// concurrent connections (autocannon), against the same Postgres's raw rate of the equivalent single-row INSERT
+// transaction at the same concurrency (pg pool of 64), measured in the same run. Targets: ≥ 0.6× the raw rate and
+// p99 ≤ 25 ms for POST /v1/uploads.
+import { load } from './lib/load.ts';
+import { prepareRawDatabase, rawInsertRate } from './lib/raw-pg.ts';
+import { apiJson, createUpload, PNG_1x1, requireStowage, startStack, type UploadAnswer } from './lib/stowage.ts';
+import { result, type BenchOptions, type BenchResult } from './lib/types.ts';
+
+const CONNECTIONS = 64;
+const WORKSPACES = 64;
+
+export async function run(opts: BenchOptions): Promise<BenchResult[]> {
+  const log = opts.log ?? ((m: string) => console.error(m));
+  requireStowage();
+  const seconds = opts.quick ? 4 : 15;
+  const warmup = opts.quick ? 1 : 3;
+  const completeCount = opts.quick ? 1_500 : 8_000;
+
+  const stack = await startStack({ database: 'stowage_bench_control_plane', log });
+  try {
+    // Baseline first, while the API is idle.
+    const rawUrl = await prepareRawDatabase(stack.databaseUrl);
+    log(`raw INSERT baseline: ${CONNECTIONS} connections, ${seconds} s`);
+    const raw = await rawInsertRate(rawUrl, CONNECTIONS, seconds * 1000, warmup * 1000);
+    log(`  raw: ${raw.rps.toFixed(0)} txn/s, p50 ${raw.p50Ms.toFixed(1)} ms, p99 ${raw.p99Ms.toFixed(1)} ms, ${raw.errors} errors`);
+
+    // One workspace per connection's worth of traffic: tenants are independent, requests rotate over them.
+    const tokens = await Promise.all(Array.from({ length: WORKSPACES }, (_, i) => stack.token(`bench-cp-${i}`)));
+    const createBody = JSON.stringify({ filename: 'photo.png', contentType: 'image/png', size: PNG_1x1.length });
+    let rr = 0;
+    const nextCreate = () => ({
+      path: '/v1/uploads',
+      headers: { authorization: `Bearer ${tokens[rr++ % WORKSPACES]}`, 'content-type': 'application/json' },
+      body: createBody,
+    });
+    // Workspace rows exist and the code is warm before timing.
+    for (const t of tokens) await createUpload(stack.apiUrl, t, JSON.parse(createBody));
+    await load({ url: stack.apiUrl, connections: CONNECTIONS, duration: warmup, method: 'POST', next: nextCreate });
+    log(`POST /v1/uploads: ${CONNECTIONS} connections, ${seconds} s`);
+    const create = await load({ url: stack.apiUrl, connections: CONNECTIONS, duration: seconds, method: 'POST', next: nextCreate });
+    log(`  stowage: ${create.rps.toFixed(0)} req/s, p50 ${create.p50Ms} ms, p99 ${create.p99Ms} ms, status ${JSON.stringify(create.statusCodes)}, ${create.errors} errors`);
+    checkClean('POST /v1/uploads', create);
+
+    // Completion: uploads created and their objects uploaded beforehand (not timed).
+    log(`preparing ${completeCount} uploaded objects for /complete`);
+    const ready: { id: string; token: string }[] = [];
+    await pool(completeCount, 32, async (i) => {
+      const token = tokens[i % WORKSPACES];
+      const a: UploadAnswer = await createUpload(stack.apiUrl, token, JSON.parse(createBody));
+      const put = await fetch(a.upload.url as string, { method: 'PUT', headers: a.upload.headers, body: PNG_1x1 });
+      await put.arrayBuffer();
+      if (put.status !== 200) throw new Error(`presigned PUT answered ${put.status}`);
+      ready.push({ id: a.file.id, token });
+    });
+    let ci = 0;
+    const nextComplete = () => {
+      const r = ready[ci++ % ready.length];
+      return { path: `/v1/uploads/${r.id}/complete`, headers: { authorization: `Bearer ${r.token}` } };
+    };
+    log(`POST /v1/uploads/{id}/complete: ${CONNECTIONS} connections, ${completeCount} distinct uploads`);
+    const complete = await load({ url: stack.apiUrl, connections: CONNECTIONS, amount: completeCount, method: 'POST', next: nextComplete });
+    log(`  stowage: ${complete.rps.toFixed(0)} req/s, p50 ${complete.p50Ms} ms, p99 ${complete.p99Ms} ms, status ${JSON.stringify(complete.statusCodes)}`);
+    checkClean('POST /v1/uploads/{id}/complete', complete);
+    const sample = await apiJson<{ file: { status: string } }>(stack.apiUrl, ready[0].token, 'GET', `/v1/files/${ready[0].id}`);
+    if (sample.file.status !== 'available') throw new Error(`a completed upload is ${sample.file.status}, not available`);
+
+    const baselineName = `raw single-row INSERT of a pending files row (one statement = one transaction), pg pool of ${CONNECTIONS}, same Postgres`;
+    return [
+      result({
+        figure: `POST /v1/uploads throughput @${CONNECTIONS}`,
+        stowage: create.rps,
+        baseline: raw.rps,
+        unit: 'req/s',
+        target: 0.6,
+        baselineName,
+        note: `${create.ok} requests in ${create.seconds} s over ${WORKSPACES} workspaces; raw ${raw.requests} inserts in ${raw.seconds.toFixed(1)} s`,
+      }),
+      result({
+        figure: `POST /v1/uploads p99 latency @${CONNECTIONS}`,
+        stowage: create.p99Ms,
+        baseline: raw.p99Ms,
+        unit: 'ms',
+        target: 25,
+        targetOn: 'value',
+        better: 'lower',
+        baselineName: 'p99 of the raw INSERT at the same concurrency',
+      }),
+      result({
+        figure: `POST /v1/uploads p50 latency @${CONNECTIONS}`,
+        stowage: create.p50Ms,
+        baseline: raw.p50Ms,
+        unit: 'ms',
+        target: null,
+        better: 'lower',
+        baselineName: 'p50 of the raw INSERT at the same concurrency',
+      }),
+      result({
+        figure: `POST /v1/uploads/{id}/complete throughput @${CONNECTIONS}`,
+        stowage: complete.rps,
+        baseline: raw.rps,
+        unit: 'req/s',
+        target: null,
+        baselineName,
+        note: `${complete.ok} distinct uploads completed (HEAD + magic-byte read from the store + state transition); no target in the issue`,
+      }),
+      result({
+        figure: `POST /v1/uploads/{id}/complete p99 latency @${CONNECTIONS}`,
+        stowage: complete.p99Ms,
+        baseline: raw.p99Ms,
+        unit: 'ms',
+        target: null,
+        better: 'lower',
+        baselineName: 'p99 of the raw INSERT at the same concurrency',
+      }),
+    ];
+  } finally {
+    await stack.stop();
+  }
+}
+
+function checkClean(what: string, r: { ok: number; non2xx: number; errors: number; statusCodes: Record<string, number> }): void {
+  const bad = r.non2xx + r.errors;
+  if (r.ok === 0 || bad > r.ok * 0.001) {
+    throw new Error(`${what}: ${r.ok} ok, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}, ${r.errors} errors: the figure would be meaningless`);
+  }
+}
+
+async function pool(n: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, concurrency) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
