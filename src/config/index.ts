@@ -38,9 +38,29 @@ export interface Config {
     urlTtlSeconds: number;
     /** How long a pending upload may stay pending before it expires (≥ urlTtlSeconds). */
     pendingTtlSeconds: number;
+    /** Uploads above this size use multipart unless the request asks for a method (MULTIPART_THRESHOLD_BYTES). */
+    multipartThresholdBytes: number;
+    /** Preferred part size; grows when needed to stay within 10,000 parts (MULTIPART_PART_SIZE_BYTES). */
+    multipartPartSizeBytes: number;
   };
   workspaceDefaults: WorkspaceDefaults;
   shutdownTimeoutMs: number;
+  /** Storage event notifications (POST /v1/events/s3, SQS). Optional so hand-built configs stay valid. */
+  events?: {
+    /** Shared secret for POST /v1/events/s3 (`?secret=` or `X-Stowage-Events-Secret`). Unset: the route answers 404. */
+    secret?: string;
+    /** SQS queue to consume S3 notifications from (the worker runs the consumer when set). */
+    sqsQueueUrl?: string;
+    /** Custom SQS endpoint (tests, LocalStack-style gateways). */
+    sqsEndpoint?: string;
+  };
+  /** Background workers (expiry sweeper, deletion outbox, orphan multipart sweeper, event inbox). */
+  workers?: {
+    intervalSeconds: number;
+    batchSize: number;
+    /** Multipart uploads older than this are aborted by the orphan sweeper even if a row knows them. */
+    multipartTtlSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -164,12 +184,22 @@ const schema = z.object({
   AUTH_AUDIENCE: optionalString,
   UPLOAD_URL_TTL_SECONDS: int(900, 10, 7 * 24 * 3600),
   UPLOAD_PENDING_TTL_SECONDS: int(3600, 10, 30 * 24 * 3600),
+  MULTIPART_THRESHOLD_BYTES: int(100 * 1024 * 1024, 0, 5 * GiB),
+  MULTIPART_PART_SIZE_BYTES: int(16 * 1024 * 1024, 5 * 1024 * 1024, 5 * GiB),
   DEFAULT_MAX_FILE_SIZE: int(5 * GiB, 1),
   DEFAULT_ALLOWED_CONTENT_TYPES: contentTypeList,
   DEFAULT_QUOTA_BYTES: int(10 * GiB, 0),
   DEFAULT_MAX_FILES: int(100_000, 0),
   DEFAULT_MAX_PENDING: int(100, 0),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  EVENTS_SECRET: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && v.length < 16) ctx.addIssue({ code: 'custom', message: 'must be at least 16 characters long' });
+  }),
+  SQS_QUEUE_URL: url(['http:', 'https:']),
+  SQS_ENDPOINT: url(['http:', 'https:']),
+  WORKER_INTERVAL_SECONDS: int(30, 1, 86_400),
+  WORKER_BATCH_SIZE: int(1000, 1, 1000),
+  MULTIPART_TTL_SECONDS: int(7 * 24 * 3600, 60, 365 * 24 * 3600),
 });
 
 export interface LoadConfigOptions {
@@ -253,6 +283,8 @@ export function loadConfig(
     uploads: {
       urlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
       pendingTtlSeconds: e.UPLOAD_PENDING_TTL_SECONDS,
+      multipartThresholdBytes: e.MULTIPART_THRESHOLD_BYTES,
+      multipartPartSizeBytes: e.MULTIPART_PART_SIZE_BYTES,
     },
     workspaceDefaults: {
       maxFileSize: e.DEFAULT_MAX_FILE_SIZE,
@@ -262,5 +294,11 @@ export function loadConfig(
       maxPending: e.DEFAULT_MAX_PENDING,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    events: { secret: e.EVENTS_SECRET, sqsQueueUrl: e.SQS_QUEUE_URL, sqsEndpoint: e.SQS_ENDPOINT },
+    workers: {
+      intervalSeconds: e.WORKER_INTERVAL_SECONDS,
+      batchSize: e.WORKER_BATCH_SIZE,
+      multipartTtlSeconds: Math.max(e.MULTIPART_TTL_SECONDS, e.UPLOAD_PENDING_TTL_SECONDS),
+    },
   };
 }
