@@ -40,7 +40,7 @@ export type UploadInstructions =
 export interface MultipartStarter {
   start(
     deps: Deps,
-    input: { key: string; contentType: string; size: number; checksumSha256: string | null; expiresAt: Date },
+    input: { fileId: string; key: string; contentType: string; size: number; checksumSha256: string | null; expiresAt: Date },
   ): Promise<{
     multipartUploadId: string;
     partSize: number;
@@ -107,6 +107,10 @@ export async function createUpload(
   input: CreateUploadInput,
 ): Promise<{ file: FileView; upload: UploadInstructions; row: FileRow }> {
   const v = validateUploadInput(input);
+  // No method asked for: multipart above the deployment's threshold (and always above S3's single-upload limit).
+  if (input.method === undefined && multipartStarter) {
+    if (v.size > deps.config.uploads.multipartThresholdBytes || v.size > MAX_SINGLE_UPLOAD_SIZE) v.method = 'multipart';
+  }
   const ws = await ensureWorkspace(deps.db, input.workspaceId, deps.config.workspaceDefaults);
   if (v.size > ws.maxFileSize) throw errors.fileTooLarge(v.size, ws.maxFileSize);
   if (!contentTypeAllowed(ws.allowedContentTypes, v.contentType)) {
@@ -151,6 +155,7 @@ export async function createUpload(
     upload = { method: 'POST', url: p.url, fields: p.fields, expiresAt: urlExpiresAt.toISOString() };
   } else {
     const m = await multipartStarter!.start(deps, {
+      fileId,
       key,
       contentType: v.contentType,
       size: v.size,

@@ -1,0 +1,101 @@
+// The multipart flow's storage steps, plugged into create-upload (MultipartStarter) and complete-upload
+// (MultipartFinisher) so that both keep ONE create path and ONE verification path for every upload method.
+import type { Deps } from './deps.ts';
+import { errors } from '../errors/index.ts';
+import type { FileRow } from '../db/files.ts';
+import type { UploadedPart } from '../storage/port.ts';
+import { checkParts, describePartProblems, planParts, type PartCheck, type PartPlan } from '../domain/part-plan.ts';
+import { registerMultipartStarter, type MultipartStarter } from './create-upload.ts';
+import { registerMultipartFinisher, type MultipartFinisher } from './complete-upload.ts';
+
+export const multipartStarter: MultipartStarter = {
+  async start(deps, input) {
+    const plan = planParts(input.size, deps.config.uploads.multipartPartSizeBytes);
+    const { uploadId } = await deps.storage.createMultipart({ key: input.key, contentType: input.contentType });
+    return {
+      multipartUploadId: uploadId,
+      partSize: plan.partSize,
+      partCount: plan.partCount,
+      // uploadId in the API is the file id: storage's UploadId stays on the server.
+      instructions: {
+        method: 'MULTIPART',
+        uploadId: input.fileId,
+        partSize: plan.partSize,
+        partCount: plan.partCount,
+        expiresAt: input.expiresAt.toISOString(),
+      },
+    };
+  },
+  async abort(deps, input) {
+    await deps.storage.abortMultipart(input.key, input.multipartUploadId);
+  },
+};
+
+export const multipartFinisher: MultipartFinisher = {
+  async finish(deps, row) {
+    await finishMultipart(deps, row);
+  },
+};
+
+/** Plugs the multipart flow into create-upload and complete-upload. Idempotent. */
+export function installMultipart(): void {
+  registerMultipartStarter(multipartStarter);
+  registerMultipartFinisher(multipartFinisher);
+}
+
+export function planOf(row: FileRow): PartPlan {
+  if (row.uploadMethod !== 'multipart' || !row.multipartUploadId || !row.partSize || !row.partCount) {
+    throw errors.invalidState('This upload is not a multipart upload', { uploadMethod: row.uploadMethod });
+  }
+  return { partSize: row.partSize, partCount: row.partCount, totalSize: row.size };
+}
+
+/** ListParts, where an upload that no longer exists is null (AWS: NoSuchUpload; RGW 16: NoSuchKey). */
+export async function storedParts(deps: Deps, row: FileRow): Promise<UploadedPart[] | null> {
+  try {
+    return await deps.storage.listParts(row.objectKey, row.multipartUploadId!);
+  } catch (err) {
+    const e = err as { name?: string; Code?: string };
+    if (e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey') return null;
+    throw err;
+  }
+}
+
+/** The 409 a client gets when storage does not hold exactly the planned parts; it names the parts. */
+export function partsError(check: Pick<PartCheck, 'missing' | 'wrongSize'> & { unexpected?: number[] }, totalListed?: number) {
+  return errors.invalidState(`The upload is incomplete: ${describePartProblems(check)}`, {
+    missingParts: check.missing,
+    wrongSizeParts: check.wrongSize,
+    ...(check.unexpected?.length ? { unexpectedParts: check.unexpected } : {}),
+    ...(totalListed !== undefined ? { bytesInStorage: totalListed } : {}),
+  });
+}
+
+/**
+ * Completes the multipart upload in storage once storage holds exactly the planned parts (listed by the server
+ * itself: the client sends no ETags). With If-None-Match: * an existing object is never overwritten. When the upload
+ * is already gone (completed by an earlier call, or aborted) nothing is done: verification then finds the object or
+ * reports it absent.
+ */
+export async function finishMultipart(deps: Deps, row: FileRow): Promise<void> {
+  const plan = planOf(row);
+  const parts = await storedParts(deps, row);
+  if (parts === null) return;
+  const check = checkParts(plan, parts);
+  if (!check.ok) throw partsError(check, check.totalListed);
+  try {
+    await deps.storage.completeMultipart(
+      row.objectKey,
+      row.multipartUploadId!,
+      parts
+        .sort((a, b) => a.partNumber - b.partNumber)
+        .map((p) => ({ partNumber: p.partNumber, etag: p.etag, ...(p.checksumSha256 ? { checksumSha256: p.checksumSha256 } : {}) })),
+    );
+  } catch (err) {
+    const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+    const status = e?.$metadata?.httpStatusCode;
+    // Completed by a concurrent call (NoSuchUpload) or the key already holds an object (412): verification decides.
+    if (e?.name === 'NoSuchUpload' || e?.Code === 'NoSuchUpload' || e?.name === 'NoSuchKey' || status === 412) return;
+    throw err;
+  }
+}
