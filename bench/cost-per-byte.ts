@@ -1,0 +1,135 @@
+// Cost per byte: CPU-seconds and peak RSS of the Stowage API process while 1 GiB is uploaded through Stowage (the
+// bytes go straight to the object store with presigned multipart URLs; the API only creates, signs and completes),
+// against a real tus server (@tus/server + @tus/file-store, its own process) receiving the same GiB through itself,
+// in the same run. Target: the Stowage API uses ≤ 1% of the tus server's CPU-seconds.
+import { GiB, MiB, sendBody } from './lib/bytes.ts';
+import { measureProcess, startTusServer, tusUpload, type CostMeasure } from './lib/tus.ts';
+import { apiJson, createUpload, requireStowage, startStack, type Stack } from './lib/stowage.ts';
+import { result, type BenchOptions, type BenchResult } from './lib/types.ts';
+
+const PART_CONCURRENCY = 4;
+
+export async function run(opts: BenchOptions): Promise<BenchResult[]> {
+  const log = opts.log ?? ((m: string) => console.error(m));
+  requireStowage();
+  const size = opts.quick ? 256 * MiB : GiB;
+  const label = opts.quick ? '256 MiB' : '1 GiB';
+
+  // Baseline: tus, warmed with a small upload first.
+  const tus = await startTusServer();
+  let tusCost: CostMeasure;
+  try {
+    await tusUpload(tus, 8 * MiB);
+    log(`tus: uploading ${label} through @tus/server + @tus/file-store`);
+    tusCost = await measureProcess(tus.pid, () => tusUpload(tus, size));
+    log(`  tus: ${tusCost.cpuSeconds.toFixed(2)} CPU-s, peak RSS ${(tusCost.peakRssBytes / MiB).toFixed(0)} MB, ${(size / MiB / tusCost.seconds).toFixed(0)} MiB/s`);
+  } finally {
+    await tus.stop();
+  }
+
+  const stack = await startStack({ database: 'stowage_bench_cost', log });
+  try {
+    const token = await stack.token('bench-cost');
+    // Warm the API's code paths (create, sign, complete) with a small upload before measuring.
+    await uploadThroughStowage(stack, token, 12 * MiB);
+    log(`stowage: uploading ${label} direct to the store (presigned multipart)`);
+    let how = '';
+    const cost = await measureProcess(stack.apiPid, async () => {
+      how = await uploadThroughStowage(stack, token, size);
+    });
+    log(`  stowage API: ${cost.cpuSeconds.toFixed(3)} CPU-s, peak RSS ${(cost.peakRssBytes / MiB).toFixed(0)} MB, ${(size / MiB / cost.seconds).toFixed(0)} MiB/s end to end (${how})`);
+    const sizeNote = opts.quick ? ` (quick mode: ${label} instead of 1 GiB)` : '';
+    return [
+      result({
+        figure: `API CPU-seconds per ${label} uploaded`,
+        stowage: cost.cpuSeconds,
+        baseline: tusCost.cpuSeconds,
+        unit: 'CPU-s',
+        target: 0.01,
+        better: 'lower',
+        baselineName: '@tus/server + @tus/file-store receiving the same bytes (tus creation + one streamed PATCH)',
+        note: `Stowage: ${how}; CPU of the API process from /proc (10 ms ticks), whole upload window${sizeNote}`,
+      }),
+      result({
+        figure: `API peak RSS during the ${label} upload`,
+        stowage: cost.peakRssBytes / MiB,
+        baseline: tusCost.peakRssBytes / MiB,
+        unit: 'MB',
+        target: null,
+        better: 'lower',
+        baselineName: 'peak RSS of the tus server process during its upload',
+      }),
+      result({
+        figure: `end-to-end upload throughput, ${label}`,
+        stowage: size / MiB / cost.seconds,
+        baseline: size / MiB / tusCost.seconds,
+        unit: 'MiB/s',
+        target: null,
+        baselineName: 'the same bytes through the tus server',
+        note: 'informational: Stowage bytes go to the embedded object store in the benchmark process',
+      }),
+    ];
+  } finally {
+    await stack.stop();
+  }
+}
+
+interface Instruction {
+  method: string;
+  url?: string;
+  headers?: Record<string, string>;
+  partSize?: number;
+  partCount?: number;
+}
+
+/** create → sign parts in batches → PUT parts (4 at a time) → complete. Falls back to one presigned PUT. */
+async function uploadThroughStowage(stack: Stack, token: string, size: number): Promise<string> {
+  const body = { filename: 'bench.bin', contentType: 'application/octet-stream', size };
+  let created;
+  let how: string;
+  try {
+    created = await createUpload(stack.apiUrl, token, { ...body, method: 'multipart' });
+  } catch (err) {
+    if (!/answered 400/.test((err as Error).message)) throw err;
+    created = await createUpload(stack.apiUrl, token, body);
+  }
+  const up = created.upload as Instruction;
+  const id = created.file.id;
+  if (up.method === 'MULTIPART') {
+    const count = up.partCount as number;
+    how = `multipart, ${count} parts of ${((up.partSize as number) / MiB).toFixed(0)} MiB`;
+    const numbers = Array.from({ length: count }, (_, i) => i + 1);
+    const signed = new Map<number, { url: string; headers: Record<string, string>; size: number }>();
+    for (let i = 0; i < numbers.length; i += 50) {
+      const r = await apiJson<{ parts: { partNumber: number; url: string; headers: Record<string, string>; size: number }[] }>(
+        stack.apiUrl,
+        token,
+        'POST',
+        `/v1/uploads/${id}/parts`,
+        { partNumbers: numbers.slice(i, i + 50) },
+      );
+      for (const p of r.parts) signed.set(p.partNumber, p);
+    }
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(PART_CONCURRENCY, count) }, async () => {
+        while (next < count) {
+          const n = numbers[next++];
+          const p = signed.get(n);
+          if (!p) throw new Error(`part ${n} was not signed`);
+          const a = await sendBody('PUT', p.url, p.headers, p.size);
+          if (a.status !== 200) throw new Error(`part ${n} PUT answered ${a.status}: ${a.text}`);
+        }
+      }),
+    );
+  } else if (up.method === 'PUT') {
+    how = 'one presigned PUT (multipart not available)';
+    const a = await sendBody('PUT', up.url as string, up.headers ?? {}, size);
+    if (a.status !== 200) throw new Error(`presigned PUT answered ${a.status}: ${a.text}`);
+  } else {
+    throw new Error(`unexpected upload method ${up.method}`);
+  }
+  const done = await apiJson<{ file: { status: string; rejectReason?: string } }>(stack.apiUrl, token, 'POST', `/v1/uploads/${id}/complete`);
+  if (done.file.status !== 'available') throw new Error(`upload ended ${done.file.status}: ${done.file.rejectReason ?? ''}`);
+  return how;
+}
