@@ -28,7 +28,7 @@ export function fmt(n: number | null | undefined): string {
   if (a >= 1000) return Math.round(n).toLocaleString('en-US');
   if (a >= 100) return n.toFixed(0);
   if (a >= 10) return n.toFixed(1);
-  if (a >= 1) return n.toFixed(2);
+  if (a >= 0.1) return n.toFixed(2);
   if (a >= 0.01) return n.toFixed(3);
   return n.toPrecision(2);
 }
