@@ -1,0 +1,146 @@
+// Expiry sweeper: pending uploads past expires_at.
+//
+// Reconcile first: an upload whose object did arrive (the client uploaded but never confirmed, and no event reached
+// us) is handed to the completion function — the same one confirm and storage events call — which verifies it and
+// makes it available (or rejects it). Everything else — nothing arrived, a multipart upload never completed, an
+// object of the wrong size — is marked expired through the batch transition (reservation released, counters and the
+// deletion outbox updated in the same transaction); the outbox then aborts the multipart upload / deletes the object
+// with batched DeleteObjects.
+//
+// Claims: ≤ batchSize rows per transaction with FOR UPDATE SKIP LOCKED, in object-key order. Because keys are claimed
+// in byte order, ONE ListObjectsV2 page starting at the batch's first key usually tells which of the batch's objects
+// exist (and their sizes); when the workspace has many other objects between the batch's keys, the listing stops
+// early and the rest of the batch is probed with HEAD. A crash before COMMIT leaves the rows pending: the next run
+// reclaims them; a crash after COMMIT has done everything (the outbox rows are durable).
+import { withTransaction } from '../db/pool.ts';
+import { claimExpiredPending } from '../db/sweeper.ts';
+import type { FileRow } from '../db/files.ts';
+import { settleUpload } from './complete-upload.ts';
+import type { Deps } from './deps.ts';
+import { forEachLimit } from './process-deletions.ts';
+import { transitionMany } from './transition.ts';
+
+export interface SweepExpiredOptions {
+  batchSize?: number;
+  maxBatches?: number;
+  headConcurrency?: number;
+}
+
+export interface SweepExpiredResult {
+  batches: number;
+  expired: number;
+  /** Expired uploads whose object had arrived and verified: completed instead. */
+  completed: number;
+  /** Expired uploads whose object had arrived but failed verification. */
+  rejected: number;
+  listCalls: number;
+  headCalls: number;
+}
+
+interface Probe {
+  found: Map<string, { size: number }>;
+  listCalls: number;
+  headCalls: number;
+}
+
+export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): Promise<SweepExpiredResult> {
+  const batchSize = Math.max(1, Math.min(opts.batchSize ?? 1000, 5000));
+  const out: SweepExpiredResult = { batches: 0, expired: 0, completed: 0, rejected: 0, listCalls: 0, headCalls: 0 };
+  // Rows handed to the completion function in this run are not claimed again by it (if completion fails, e.g.
+  // storage is down, the next run retries them).
+  const handedOver: string[] = [];
+  while (opts.maxBatches === undefined || out.batches < opts.maxBatches) {
+    const now = deps.now();
+    const batch = await withTransaction(deps.db, async (tx) => {
+      const rows = await claimExpiredPending(tx, now, batchSize, handedOver);
+      if (rows.length === 0) return null;
+      const probe = await probeStorage(deps, rows, opts.headConcurrency ?? 16);
+      const arrived: FileRow[] = [];
+      const expire: FileRow[] = [];
+      for (const r of rows) {
+        const obj = probe.found.get(r.objectKey);
+        // A multipart object exists only once completed, so any size is worth verifying; a PUT/POST object of another
+        // size than declared can never verify.
+        if (obj && (r.uploadMethod === 'multipart' || obj.size === r.size)) arrived.push(r);
+        else expire.push(r);
+      }
+      const won = await transitionMany(tx, {
+        fileIds: expire.map((r) => r.id),
+        from: ['pending'],
+        to: 'expired',
+        reason: 'expired',
+        fields: { rejectReason: null },
+      });
+      return { won: won.length, arrived, probe };
+    });
+    if (!batch) break;
+    out.batches += 1;
+    out.expired += batch.won;
+    out.listCalls += batch.probe.listCalls;
+    out.headCalls += batch.probe.headCalls;
+    for (const r of batch.arrived) {
+      handedOver.push(r.id);
+      try {
+        const res = await settleUpload(deps, r);
+        if (res !== 'absent' && res.status === 'available') out.completed += 1;
+        else if (res !== 'absent' && res.status === 'rejected') out.rejected += 1;
+      } catch (err) {
+        deps.log.warn({ err, fileId: r.id }, 'sweeper: completing an expired upload whose object arrived failed; will retry');
+      }
+    }
+  }
+  if (out.expired + out.completed + out.rejected > 0) deps.log.info(out, 'sweeper: expired uploads processed');
+  return out;
+}
+
+/**
+ * Which of the rows' objects exist. Rows are in key byte order. Per workspace: list from the first key; stop once
+ * past the last key, or when the listing is not paying for itself (more than one page per 50 rows); HEAD the rest.
+ */
+async function probeStorage(deps: Deps, rows: FileRow[], headConcurrency: number): Promise<Probe> {
+  const probe: Probe = { found: new Map(), listCalls: 0, headCalls: 0 };
+  const groups = new Map<string, FileRow[]>();
+  for (const r of rows) {
+    const g = groups.get(r.workspaceId);
+    if (g) g.push(r);
+    else groups.set(r.workspaceId, [r]);
+  }
+  const toHead: FileRow[] = [];
+  for (const [workspaceId, group] of groups) {
+    if (group.length < 4) {
+      toHead.push(...group);
+      continue;
+    }
+    const keys = group.map((r) => r.objectKey).sort(byteOrder);
+    const first = keys[0]!;
+    const last = keys[keys.length - 1]!;
+    const wanted = new Set(keys);
+    const maxPages = Math.max(1, Math.ceil(group.length / 50));
+    let covered = ''; // every key ≤ covered has been seen by the listing
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await deps.storage.listObjects(`workspaces/${workspaceId}/files/`, {
+        // StartAfter is exclusive: start just before the first key (a proper prefix of it sorts before it).
+        ...(token ? { continuationToken: token } : { startAfter: first.slice(0, -1) }),
+        maxKeys: 1000,
+      });
+      pages += 1;
+      probe.listCalls += 1;
+      for (const o of page.objects) if (wanted.has(o.key)) probe.found.set(o.key, { size: o.size });
+      token = page.nextContinuationToken;
+      covered = token === undefined ? '\uffff' : (page.objects[page.objects.length - 1]?.key ?? covered);
+    } while (token !== undefined && byteOrder(covered, last) < 0 && pages < maxPages);
+    for (const r of group) if (byteOrder(r.objectKey, covered) > 0) toHead.push(r);
+  }
+  await forEachLimit(toHead, headConcurrency, async (r) => {
+    probe.headCalls += 1;
+    const h = await deps.storage.head(r.objectKey);
+    if (h) probe.found.set(r.objectKey, { size: h.size });
+  });
+  return probe;
+}
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
