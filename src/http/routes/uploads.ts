@@ -1,0 +1,68 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { RouteOptions } from '../types.ts';
+import { parseInput } from '../validation.ts';
+import { createUpload } from '../../services/create-upload.ts';
+import { completeUpload } from '../../services/complete-upload.ts';
+import { abortUpload } from '../../services/delete-file.ts';
+import { listFiles } from '../../services/list-files.ts';
+import { toFileView } from '../../services/views.ts';
+
+const createBody = z.object({
+  filename: z.string().min(1).max(10_000),
+  contentType: z.string().min(1).max(255),
+  size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  checksumSha256: z.string().nullish(),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
+  method: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(['put', 'post', 'multipart']))
+    .optional(),
+  fingerprint: z.string().min(1).max(256).nullish(),
+});
+
+const idParams = z.object({ id: z.string() });
+
+const listQuery = z.object({
+  status: z.string().optional(),
+  fingerprint: z.string().max(256).optional(),
+  cursor: z.string().max(512).optional(),
+  limit: z.coerce.number().int().optional(),
+});
+
+export const uploadsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }) => {
+  app.post('/uploads', async (req, reply) => {
+    const body = parseInput(createBody, req.body);
+    const r = await createUpload(deps, {
+      workspaceId: req.auth.workspaceId,
+      uploader: req.auth.subject,
+      filename: body.filename,
+      contentType: body.contentType,
+      size: body.size,
+      checksumSha256: body.checksumSha256 ?? null,
+      metadata: body.metadata ?? {},
+      method: body.method,
+      fingerprint: body.fingerprint ?? null,
+    });
+    reply.code(201);
+    return { file: r.file, upload: r.upload };
+  });
+
+  app.get('/uploads', async (req) => {
+    const q = parseInput(listQuery, req.query, 'query');
+    return listFiles(deps, req.auth.workspaceId, { ...q, status: q.status ?? 'pending' });
+  });
+
+  app.post('/uploads/:id/complete', async (req) => {
+    const { id } = parseInput(idParams, req.params, 'path');
+    const row = await completeUpload(deps, req.auth.workspaceId, id);
+    return { file: toFileView(row) };
+  });
+
+  app.delete('/uploads/:id', async (req, reply) => {
+    const { id } = parseInput(idParams, req.params, 'path');
+    await abortUpload(deps, req.auth.workspaceId, id);
+    reply.code(204).send();
+  });
+};

@@ -1,0 +1,71 @@
+// buildServer(deps) → a Fastify instance with every route registered (not listening).
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Deps } from '../services/deps.ts';
+import { bearerToken, createAuthenticator, type Authenticator } from './auth.ts';
+import { registerErrorHandling } from './error-handler.ts';
+import type { RouteOptions, ServerDeps } from './types.ts';
+import { uploadsRoutes } from './routes/uploads.ts';
+import { filesRoutes } from './routes/files.ts';
+import { usageRoutes } from './routes/usage.ts';
+import { healthRoutes } from './routes/health.ts';
+import { eventsRoutes } from './routes/events.ts';
+import { multipartRoutes } from './routes/multipart.ts';
+import { installMultipart } from '../services/multipart.ts';
+
+export interface BuildServerOptions {
+  /** Overrides the authenticator built from config.auth. */
+  authenticate?: Authenticator;
+  /** Extra plugins registered at the root (they receive {deps}); e.g. routes that do their own auth. */
+  plugins?: FastifyPluginAsync<RouteOptions>[];
+  /** Extra plugins registered inside the authenticated /v1 scope (req.auth is set). */
+  authenticatedPlugins?: FastifyPluginAsync<RouteOptions>[];
+}
+
+/** Routes under /v1 that require a bearer token. Add new resource plugins here. */
+const AUTHENTICATED_ROUTES: FastifyPluginAsync<RouteOptions>[] = [uploadsRoutes, multipartRoutes, filesRoutes, usageRoutes];
+
+/** Routes that do not use bearer auth (health; later: storage events, web page, docs). */
+const PUBLIC_ROUTES: FastifyPluginAsync<RouteOptions>[] = [healthRoutes, eventsRoutes];
+
+export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
+  installMultipart();
+  const serverDeps: ServerDeps = {
+    ...deps,
+    authenticate: opts.authenticate ?? createAuthenticator(deps.config.auth),
+  };
+  const app = Fastify({
+    loggerInstance: deps.log,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: 256 * 1024,
+    trustProxy: false,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-request-id', req.id);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
+    return payload;
+  });
+
+  registerErrorHandling(app);
+
+  for (const p of PUBLIC_ROUTES) await app.register(p, { deps: serverDeps });
+  for (const p of opts.plugins ?? []) await app.register(p, { deps: serverDeps });
+
+  await app.register(
+    async (v1) => {
+      v1.decorateRequest('auth', null as never);
+      v1.addHook('onRequest', async (req) => {
+        req.auth = await serverDeps.authenticate(bearerToken(req));
+      });
+      for (const p of AUTHENTICATED_ROUTES) await v1.register(p, { deps: serverDeps });
+      for (const p of opts.authenticatedPlugins ?? []) await v1.register(p, { deps: serverDeps });
+    },
+    { prefix: '/v1' },
+  );
+
+  return app;
+}

@@ -1,0 +1,163 @@
+// POST /v1/uploads/:id/complete (and the storage-event / sweeper paths): verify the object against the declaration
+// and move the file out of `pending` — through `transition`, so concurrent or repeated calls make one change and all
+// get the same answer.
+import { createHash } from 'node:crypto';
+import { fileTypeFromBuffer } from 'file-type';
+import type { Deps } from './deps.ts';
+import { errors } from '../errors/index.ts';
+import { getFile, type FileRow } from '../db/files.ts';
+import { essenceOf } from '../domain/content-types.ts';
+import { isUuid } from '../domain/keys.ts';
+import { evaluateSniff, SNIFF_BYTES } from '../domain/sniff-policy.ts';
+import { transition } from './transition.ts';
+import { toFileView } from './views.ts';
+
+export type RejectReason =
+  | 'size_mismatch'
+  | 'content_type_mismatch'
+  | 'checksum_mismatch'
+  | 'active_content'
+  | 'executable_content';
+
+export type Verification =
+  | { ok: true; etag: string | undefined }
+  | { ok: false; reason: RejectReason; message: string }
+  | { ok: 'absent' };
+
+/** Checks the stored object against the row: size, content type, checksum, and the first bytes. No state change. */
+export async function verifyObject(deps: Deps, row: FileRow): Promise<Verification> {
+  const head = await deps.storage.head(row.objectKey, { checksum: row.checksumSha256 !== null });
+  if (!head) return { ok: 'absent' };
+  if (head.size !== row.size) {
+    return { ok: false, reason: 'size_mismatch', message: `Stored size ${head.size} differs from declared ${row.size}` };
+  }
+  if (essenceOf(head.contentType ?? '') !== essenceOf(row.contentType)) {
+    return {
+      ok: false,
+      reason: 'content_type_mismatch',
+      message: `Stored content type ${head.contentType ?? '(none)'} differs from declared ${row.contentType}`,
+    };
+  }
+  if (row.checksumSha256) {
+    let actual: string | undefined;
+    if (head.checksumSha256 && (head.checksumType ?? 'FULL_OBJECT') === 'FULL_OBJECT') actual = head.checksumSha256;
+    else actual = await hashObject(deps, row.objectKey);
+    if (actual !== row.checksumSha256) {
+      return { ok: false, reason: 'checksum_mismatch', message: 'Stored content does not match the declared SHA-256' };
+    }
+  }
+  const sample = await deps.storage.rangeGet(row.objectKey, 0, SNIFF_BYTES - 1);
+  if (sample === null) return { ok: 'absent' };
+  const detected = await fileTypeFromBuffer(sample).catch(() => undefined);
+  const verdict = evaluateSniff({ declared: row.contentType, head: sample, detected });
+  if (!verdict.ok) return { ok: false, reason: verdict.reason, message: verdict.message };
+  return { ok: true, etag: head.etag };
+}
+
+/** SHA-256 (base64) of a whole object, streamed in ranges — for stores whose HeadObject reports no checksum. */
+async function hashObject(deps: Deps, key: string): Promise<string | undefined> {
+  const hash = createHash('sha256');
+  const chunk = 8 * 1024 * 1024;
+  for (let offset = 0; ; offset += chunk) {
+    const bytes = await deps.storage.rangeGet(key, offset, offset + chunk - 1);
+    if (bytes === null) return undefined;
+    hash.update(bytes);
+    if (bytes.length < chunk) break;
+  }
+  return hash.digest('base64');
+}
+
+/**
+ * Settles a pending file: verifies the object and makes the one transition to `available` or `rejected`.
+ * Returns the row after the call (the winner's result if another caller got there first), or `absent` when the
+ * object is not in storage yet (the file stays pending).
+ */
+export async function settleUpload(deps: Deps, row: FileRow): Promise<FileRow | 'absent'> {
+  if (row.status !== 'pending') return row;
+  const v = await verifyObject(deps, row);
+  if (v.ok === 'absent') {
+    // Someone else may have settled it (and a rejection deletes the object) meanwhile: re-read before answering.
+    const again = await getFile(deps.db, row.workspaceId, row.id);
+    if (again && again.status !== 'pending') return again;
+    return 'absent';
+  }
+  const now = deps.now();
+  const t =
+    v.ok === true
+      ? await transition(deps, {
+          fileId: row.id,
+          from: ['pending'],
+          to: 'available',
+          fields: { etag: v.etag ?? null, completedAt: now, rejectReason: null },
+        })
+      : await transition(deps, {
+          fileId: row.id,
+          from: ['pending'],
+          to: 'rejected',
+          fields: { rejectReason: v.reason, completedAt: now },
+          reason: `rejected:${v.reason}`,
+        });
+  if (t.won) {
+    deps.log.info(
+      { fileId: row.id, workspaceId: row.workspaceId, status: t.row?.status, reason: v.ok === true ? undefined : v.reason },
+      'upload settled',
+    );
+  }
+  if (!t.row) throw errors.notFound('File');
+  return t.row;
+}
+
+/** The answer for a file's state as seen by the complete endpoint: the file, or the error it stands for. */
+export function completionOutcome(row: FileRow): FileRow {
+  switch (row.status) {
+    case 'available':
+      return row;
+    case 'rejected':
+      throw errors.verificationFailed(row.rejectReason ?? 'unknown', rejectMessage(row.rejectReason), {
+        file: toFileView(row),
+      });
+    case 'pending':
+      throw errors.uploadNotFoundInStorage();
+    default:
+      throw errors.invalidState(`The upload is ${row.status} and can no longer be completed`, {
+        status: row.status,
+      });
+  }
+}
+
+function rejectMessage(reason: string | null): string {
+  switch (reason) {
+    case 'size_mismatch':
+      return 'The uploaded object does not have the declared size';
+    case 'content_type_mismatch':
+      return 'The uploaded content does not match the declared content type';
+    case 'checksum_mismatch':
+      return 'The uploaded content does not match the declared SHA-256';
+    case 'active_content':
+      return 'The uploaded content is HTML, SVG or script, which contradicts the declared content type';
+    case 'executable_content':
+      return 'The uploaded content is an executable, which contradicts the declared content type';
+    default:
+      return 'The upload failed verification';
+  }
+}
+
+/** Hook for multipart completion (another module): run before verification while the file is pending. */
+export interface MultipartFinisher {
+  finish(deps: Deps, row: FileRow): Promise<void>;
+}
+let multipartFinisher: MultipartFinisher | null = null;
+export function registerMultipartFinisher(f: MultipartFinisher | null): void {
+  multipartFinisher = f;
+}
+
+export async function completeUpload(deps: Deps, workspaceId: string, fileId: string): Promise<FileRow> {
+  if (!isUuid(fileId)) throw errors.notFound('Upload');
+  const row = await getFile(deps.db, workspaceId, fileId);
+  if (!row) throw errors.notFound('Upload');
+  if (row.status !== 'pending') return completionOutcome(row);
+  if (row.uploadMethod === 'multipart' && multipartFinisher) await multipartFinisher.finish(deps, row);
+  const settled = await settleUpload(deps, row);
+  if (settled === 'absent') throw errors.uploadNotFoundInStorage();
+  return completionOutcome(settled);
+}
