@@ -61,6 +61,24 @@ export interface Config {
     /** Multipart uploads older than this are aborted by the orphan sweeper even if a row knows them. */
     multipartTtlSeconds: number;
   };
+  /** Downloads (GET /v1/files/:id/download, docs/downloads.md). Optional so hand-built configs stay valid. */
+  downloads?: DownloadsConfig;
+}
+
+export interface DownloadsConfig {
+  strategy: 'edge' | 'cloudfront' | 's3';
+  /** Minimum lifetime of a download URL; the expiry is rounded up to windowSeconds. */
+  ttlSeconds: number;
+  windowSeconds: number;
+  /** CloudFront distribution URL, or the edge's public URL (default http://EDGE_HOST:EDGE_PORT). */
+  cdnBaseUrl?: string;
+  /** CloudFront key pair; for `edge` optional (the key pair in dataDir is used). */
+  keyPairId?: string;
+  privateKey?: string;
+  privateKeyFile?: string;
+  algorithm: 'SHA1' | 'SHA256';
+  /** Where `stowage start` runs the local edge. */
+  edge: { host: string; port: number };
 }
 
 export class ConfigError extends Error {
@@ -200,6 +218,24 @@ const schema = z.object({
   WORKER_INTERVAL_SECONDS: int(30, 1, 86_400),
   WORKER_BATCH_SIZE: int(1000, 1, 1000),
   MULTIPART_TTL_SECONDS: int(7 * 24 * 3600, 60, 365 * 24 * 3600),
+  DOWNLOAD_STRATEGY: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? 'edge' : v.trim().toLowerCase()))
+    .pipe(z.enum(['edge', 'cloudfront', 's3'])),
+  DOWNLOAD_URL_TTL_SECONDS: int(3600, 1, 7 * 24 * 3600),
+  DOWNLOAD_URL_WINDOW_SECONDS: int(300, 1, 86_400),
+  CDN_BASE_URL: url(['http:', 'https:']),
+  CLOUDFRONT_KEY_PAIR_ID: optionalString,
+  CLOUDFRONT_PRIVATE_KEY: optionalString,
+  CLOUDFRONT_PRIVATE_KEY_FILE: optionalString,
+  CLOUDFRONT_SIGNING_ALGORITHM: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? 'SHA1' : v.trim().toUpperCase()))
+    .pipe(z.enum(['SHA1', 'SHA256'])),
+  EDGE_HOST: optionalString,
+  EDGE_PORT: int(8788, 0, 65535),
 });
 
 export interface LoadConfigOptions {
@@ -237,6 +273,21 @@ export function loadConfig(
         variable: e.S3_ACCESS_KEY_ID === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY',
         message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together',
       });
+    }
+    if (e.CLOUDFRONT_PRIVATE_KEY && e.CLOUDFRONT_PRIVATE_KEY_FILE) {
+      problems.push({ variable: 'CLOUDFRONT_PRIVATE_KEY_FILE', message: 'set either CLOUDFRONT_PRIVATE_KEY or CLOUDFRONT_PRIVATE_KEY_FILE, not both' });
+    }
+    if (e.DOWNLOAD_STRATEGY === 'cloudfront') {
+      if (!e.CDN_BASE_URL) problems.push({ variable: 'CDN_BASE_URL', message: 'is required when DOWNLOAD_STRATEGY=cloudfront' });
+      if (!e.CLOUDFRONT_KEY_PAIR_ID) {
+        problems.push({ variable: 'CLOUDFRONT_KEY_PAIR_ID', message: 'is required when DOWNLOAD_STRATEGY=cloudfront' });
+      }
+      if (!e.CLOUDFRONT_PRIVATE_KEY && !e.CLOUDFRONT_PRIVATE_KEY_FILE) {
+        problems.push({ variable: 'CLOUDFRONT_PRIVATE_KEY', message: 'CLOUDFRONT_PRIVATE_KEY or CLOUDFRONT_PRIVATE_KEY_FILE is required when DOWNLOAD_STRATEGY=cloudfront' });
+      }
+    }
+    if (e.DOWNLOAD_STRATEGY === 's3' && e.DOWNLOAD_URL_TTL_SECONDS + e.DOWNLOAD_URL_WINDOW_SECONDS > 604_800) {
+      problems.push({ variable: 'DOWNLOAD_URL_TTL_SECONDS', message: 'plus DOWNLOAD_URL_WINDOW_SECONDS must be at most 604800 (7 days) for presigned S3 URLs' });
     }
     if (opts.requireExternal) {
       if (!e.DATABASE_URL) problems.push({ variable: 'DATABASE_URL', message: 'is required' });
@@ -299,6 +350,21 @@ export function loadConfig(
       intervalSeconds: e.WORKER_INTERVAL_SECONDS,
       batchSize: e.WORKER_BATCH_SIZE,
       multipartTtlSeconds: Math.max(e.MULTIPART_TTL_SECONDS, e.UPLOAD_PENDING_TTL_SECONDS),
+    },
+    downloads: {
+      strategy: e.DOWNLOAD_STRATEGY,
+      ttlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
+      windowSeconds: e.DOWNLOAD_URL_WINDOW_SECONDS,
+      cdnBaseUrl:
+        e.CDN_BASE_URL ??
+        (e.DOWNLOAD_STRATEGY === 'edge' && e.EDGE_PORT !== 0
+          ? `http://${e.EDGE_HOST ?? e.HOST ?? '127.0.0.1'}:${e.EDGE_PORT}`
+          : undefined),
+      keyPairId: e.CLOUDFRONT_KEY_PAIR_ID,
+      privateKey: e.CLOUDFRONT_PRIVATE_KEY,
+      privateKeyFile: e.CLOUDFRONT_PRIVATE_KEY_FILE,
+      algorithm: e.CLOUDFRONT_SIGNING_ALGORITHM,
+      edge: { host: e.EDGE_HOST ?? e.HOST ?? '127.0.0.1', port: e.EDGE_PORT },
     },
   };
 }
