@@ -54,6 +54,8 @@ export async function transition(
 async function deleteNow(deps: Deps, d: ObjectDeletionRow, row: FileRow): Promise<void> {
   const now = deps.now();
   try {
+    // An aborted multipart upload frees its parts at once (its part URLs then fail with NoSuchUpload).
+    if (d.multipartUploadId) await deps.storage.abortMultipart(d.objectKey, d.multipartUploadId);
     await deps.storage.delete(d.objectKey);
     const windowEnds = new Date(row.expiresAt.getTime() + 60_000);
     if (windowEnds > now) await rescheduleDeletion(deps.db, d.id, windowEnds, null);
