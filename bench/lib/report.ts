@@ -219,7 +219,7 @@ export function plotted(report: Pick<BenchReport, 'modules'>): Plotted[] {
         out.push({ label, value: v, target: 1, pass: r.pass, text: `${fmt(r.stowage)} ${r.unit} (${targetText(r)})` });
       } else if (r.ratio !== null && r.ratio > 0 && Number.isFinite(r.ratio)) {
         const t = r.target !== null && r.target > 0 ? r.target : null;
-        out.push({ label, value: r.ratio, target: t, pass: r.pass, text: `${fmtRatio(r.ratio)} (target ${targetText(r)})` });
+        out.push({ label, value: r.ratio, target: t, pass: r.pass, text: `${fmtRatio(r.ratio)} (${t === null ? 'no target' : `target ${targetText(r)}`})` });
       }
     }
   }
@@ -258,7 +258,7 @@ export function renderSvg(report: BenchReport): string {
   for (let e = loE; e <= hiE; e++) {
     const gx = x(10 ** e);
     o.push(`<line x1="${gx.toFixed(1)}" y1="${top - 4}" x2="${gx.toFixed(1)}" y2="${bottom}" stroke="${e === 0 ? '#333' : '#ddd'}" stroke-width="${e === 0 ? 1.5 : 1}"/>`);
-    o.push(`<text x="${gx.toFixed(1)}" y="${bottom + 14}" text-anchor="middle" fill="#555">${esc(fmtRatio(10 ** e))}</text>`);
+    o.push(`<text x="${gx.toFixed(1)}" y="${bottom + 14}" text-anchor="middle" fill="#555">${e < 0 ? (10 ** e).toFixed(-e) : String(10 ** e)}×</text>`);
   }
   if (pts.length === 0) o.push(`<text x="${left}" y="${top + 16}" fill="#999">no figures measured</text>`);
   pts.forEach((p, i) => {
