@@ -45,6 +45,8 @@ export interface Config {
   };
   workspaceDefaults: WorkspaceDefaults;
   shutdownTimeoutMs: number;
+  /** Ports of the parts `stowage start` embeds (0 = any free port). */
+  embedded: { s3Port: number; postgresPort: number };
   /** Storage event notifications (POST /v1/events/s3, SQS). Optional so hand-built configs stay valid. */
   events?: {
     /** Shared secret for POST /v1/events/s3 (`?secret=` or `X-Stowage-Events-Secret`). Unset: the route answers 404. */
@@ -210,6 +212,8 @@ const schema = z.object({
   DEFAULT_MAX_FILES: int(100_000, 0),
   DEFAULT_MAX_PENDING: int(100, 0),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  EMBEDDED_S3_PORT: int(3900, 0, 65535),
+  EMBEDDED_POSTGRES_PORT: int(0, 0, 65535),
   EVENTS_SECRET: optionalString.superRefine((v, ctx) => {
     if (v !== undefined && v.length < 16) ctx.addIssue({ code: 'custom', message: 'must be at least 16 characters long' });
   }),
@@ -345,6 +349,7 @@ export function loadConfig(
       maxPending: e.DEFAULT_MAX_PENDING,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    embedded: { s3Port: e.EMBEDDED_S3_PORT, postgresPort: e.EMBEDDED_POSTGRES_PORT },
     events: { secret: e.EVENTS_SECRET, sqsQueueUrl: e.SQS_QUEUE_URL, sqsEndpoint: e.SQS_ENDPOINT },
     workers: {
       intervalSeconds: e.WORKER_INTERVAL_SECONDS,
