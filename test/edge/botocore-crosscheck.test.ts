@@ -10,7 +10,7 @@ import { createCloudFrontSigner } from '../../src/cdn/cloudfront.ts';
 import { createEdgeSigner } from '../../src/cdn/edge.ts';
 import { resourceUrl } from '../../src/cdn/cloudfront-format.ts';
 import { startEdge, type EdgeHandle } from '../../src/edge/server.ts';
-import { createEdgeS3Target, S3_SKIP_MESSAGE, type EdgeS3Target } from './s3-target.ts';
+import { edgeTargets, openEdgeTarget, type EdgeS3Target } from './s3-target.ts';
 
 const PY = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./botocore_sign.py', import.meta.url));
@@ -65,17 +65,15 @@ describe.skipIf(missing !== null)('CloudFront signer ≡ botocore', () => {
   });
 });
 
-const target = missing ? null : await createEdgeS3Target();
-if (!missing && !target) console.warn(S3_SKIP_MESSAGE);
-
-describe.skipIf(missing !== null || !target)('URLs signed by botocore are accepted by our edge', () => {
-  const s3 = target as EdgeS3Target;
+describe.skipIf(missing !== null).each(edgeTargets())('URLs signed by botocore are accepted by our edge on $name', (t) => {
+  let s3: EdgeS3Target;
   let edge: EdgeHandle;
   const ws = `ws${randomUUID().slice(0, 8)}`;
   const key = `workspaces/${ws}/files/${randomUUID()}.txt`;
   const other = `workspaces/x${ws}/files/${randomUUID()}.txt`;
 
   beforeAll(async () => {
+    s3 = await openEdgeTarget(t);
     await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'hello from botocore', ContentType: 'text/plain' }));
     await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: other, Body: 'other', ContentType: 'text/plain' }));
     edge = await startEdge({
@@ -85,7 +83,7 @@ describe.skipIf(missing !== null || !target)('URLs signed by botocore are accept
   });
   afterAll(async () => {
     await edge?.close();
-    await s3.cleanup();
+    await s3?.cleanup();
   });
 
   it('canned policy', async () => {

@@ -1,8 +1,7 @@
-// S3 for the edge tests. TODO: switch to test/helpers/s3-targets.ts (embedded store + RGW) once it lands.
-// For now: Ceph RGW via RGW_ENDPOINT (+ RGW_ACCESS_KEY_ID / RGW_SECRET_ACCESS_KEY), falling back to S3_ENDPOINT and
-// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (what `. /tmp/rgw.env` exports).
-import { randomUUID } from 'node:crypto';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+// S3 for the edge tests: the shared targets (test/helpers/s3-targets.ts): the embedded object store always, Ceph RGW
+// when RGW_ENDPOINT (+ RGW_ACCESS_KEY_ID, RGW_SECRET_ACCESS_KEY) is set.
+import type { S3Client } from '@aws-sdk/client-s3';
+import { RGW_SKIP_MESSAGE, rgwEnv, s3Targets, type S3Target } from '../helpers/s3-targets.ts';
 
 export interface EdgeS3Target {
   name: string;
@@ -14,44 +13,26 @@ export interface EdgeS3Target {
   cleanup(): Promise<void>;
 }
 
-export function s3Env(): { name: string; endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } } | null {
-  const e = process.env;
-  const endpoint = e.RGW_ENDPOINT ?? e.S3_ENDPOINT;
-  const accessKeyId = e.RGW_ENDPOINT ? e.RGW_ACCESS_KEY_ID : e.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = e.RGW_ENDPOINT ? e.RGW_SECRET_ACCESS_KEY : e.AWS_SECRET_ACCESS_KEY;
-  if (!endpoint || !accessKeyId || !secretAccessKey) return null;
-  return { name: e.RGW_ENDPOINT ? 'rgw' : 's3', endpoint, region: e.AWS_REGION ?? 'us-east-1', credentials: { accessKeyId, secretAccessKey } };
+let logged = false;
+export function edgeTargets(): S3Target[] {
+  if (!rgwEnv() && !logged) {
+    logged = true;
+    console.warn(`[edge tests] ${RGW_SKIP_MESSAGE}`);
+  }
+  return s3Targets();
 }
 
-export async function createEdgeS3Target(): Promise<EdgeS3Target | null> {
-  const env = s3Env();
-  if (!env) return null;
-  const client = new S3Client({
-    endpoint: env.endpoint,
-    region: env.region,
-    credentials: env.credentials,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const bucket = `edge-test-${randomUUID().slice(0, 8)}`;
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+/** Starts the target and creates a fresh bucket; cleanup() removes it and stops the target. */
+export async function openEdgeTarget(t: S3Target): Promise<EdgeS3Target> {
+  await t.start();
+  const bucket = await t.createBucket('edge');
   return {
-    ...env,
+    name: t.name,
+    endpoint: t.endpoint,
+    region: t.region,
+    credentials: t.credentials,
     bucket,
-    client,
-    async cleanup() {
-      for (;;) {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
-        const objs = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-        if (objs.length === 0) break;
-        await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objs } }));
-      }
-      await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-      client.destroy();
-    },
+    client: t.client(),
+    cleanup: () => t.stop(),
   };
 }
-
-export const S3_SKIP_MESSAGE =
-  'edge tests SKIPPED: no S3 target (set RGW_ENDPOINT + RGW_ACCESS_KEY_ID + RGW_SECRET_ACCESS_KEY, or S3_ENDPOINT + AWS_* via `. /tmp/rgw.env`)';
