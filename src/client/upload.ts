@@ -62,9 +62,14 @@ type Listener = (progress: UploadProgress) => void;
 
 interface SignedUrl extends SignedPart {
   expiresAtMs: number;
+  /** Re-sign before using a cached URL this close to its expiry. */
+  marginMs: number;
 }
 
-const RESIGN_MARGIN_MS = 30_000;
+/** A cached URL is still worth using (a fresh one is always used: its margin is a quarter of its lifetime). */
+function usable(url: SignedUrl | undefined, now = Date.now()): url is SignedUrl {
+  return !!url && url.expiresAtMs - url.marginMs > now;
+}
 
 export class UploadHandle {
   /** Resolves with the available file, rejects with StowageError (or an AbortError). */
@@ -273,7 +278,12 @@ export class UploadHandle {
   }
 
   /** One request to storage. 'retry' after a backoff sleep, 'expired' for an expired signature; throws otherwise. */
-  private async storageRequest(url: string, init: RequestInit, attempt: number): Promise<'ok' | 'retry' | 'expired'> {
+  private async storageRequest(
+    url: string,
+    init: RequestInit,
+    attempt: number,
+    expiresAtMs = Infinity,
+  ): Promise<'ok' | 'retry' | 'expired'> {
     const retry = this.api.retry;
     this.stats.requests++;
     let res: Response;
@@ -292,8 +302,11 @@ export class UploadHandle {
       return 'ok';
     }
     const text = await res.text().catch(() => '');
-    if (res.status === 403 && /expired/i.test(text)) return 'expired';
-    if (isRetryableStorageStatus(res.status) && attempt < retry.retries) {
+    // AWS says "Request has expired"; RGW 16 answers a bare AccessDenied: then the URL's own expiry decides.
+    if (res.status === 403 && (/expired/i.test(text) || Date.now() >= expiresAtMs - 1000)) return 'expired';
+    // A checksum that did not match what arrived (BadDigest) is a corrupted transfer: send the part again.
+    const corrupted = res.status === 400 && /<Code>(BadDigest|XAmzContentSHA256Mismatch)<\/Code>/.test(text);
+    if ((isRetryableStorageStatus(res.status) || corrupted) && attempt < retry.retries) {
       this.stats.retries++;
       await sleep(retryAfterMs(res, retry) ?? backoffDelay(attempt, retry), this.signal);
       return 'retry';
@@ -345,14 +358,16 @@ export class UploadHandle {
         },
         signal: this.signal,
       });
+      const now = Date.now();
       const expiresAtMs = Date.parse(res.expiresAt);
-      for (const p of res.parts) signed.set(p.partNumber, { ...p, expiresAtMs });
+      const marginMs = Math.min(30_000, Math.max(0, (expiresAtMs - now) / 4));
+      for (const p of res.parts) signed.set(p.partNumber, { ...p, expiresAtMs, marginMs });
     };
 
     const urlFor = async (n: number, queue: number[]): Promise<SignedUrl> => {
       for (;;) {
         const cached = signed.get(n);
-        if (cached && cached.expiresAtMs - RESIGN_MARGIN_MS > Date.now()) return cached;
+        if (usable(cached)) return cached;
         const inFlight = signing.get(n);
         if (inFlight) {
           await inFlight;
@@ -364,7 +379,7 @@ export class UploadHandle {
         if (!this.opts.checksum) {
           for (const m of queue) {
             if (batch.length >= batchSize) break;
-            if (!signing.has(m) && !(signed.get(m) && signed.get(m)!.expiresAtMs - RESIGN_MARGIN_MS > Date.now())) batch.push(m);
+            if (!signing.has(m) && !usable(signed.get(m))) batch.push(m);
           }
         }
         const promise = sign(batch).finally(() => {
@@ -372,6 +387,9 @@ export class UploadHandle {
         });
         for (const m of batch) signing.set(m, promise);
         await promise;
+        const fresh = signed.get(n);
+        if (!fresh) throw new StowageError(500, 'sign_failed', `part ${n} was not signed`);
+        return fresh;
       }
     };
 
@@ -393,7 +411,8 @@ export class UploadHandle {
           sentOnce.add(n);
           this.stats.partsSent.push(n);
         }
-        const outcome = await this.storageRequest(url.url, { method: 'PUT', headers: storageHeaders(url.headers), body: body as BodyInit }, attempt);
+        const init = { method: 'PUT', headers: storageHeaders(url.headers), body: body as BodyInit };
+        const outcome = await this.storageRequest(url.url, init, attempt, url.expiresAtMs);
         if (outcome === 'ok') break;
         if (outcome === 'expired') {
           if (++resigns > 3) throw new StowageError(403, 'url_expired', `part ${n}: storage keeps refusing fresh URLs as expired`);
