@@ -12,6 +12,7 @@ import { loadOrCreateDevSecrets, type DevSecrets } from '../secrets.ts';
 import { startEmbeddedPostgres } from '../../db/embedded.ts';
 import { DEFAULT_UPLOAD_CORS } from '../../storage/s3-adapter.ts';
 import { mintToken } from '../../http/auth.ts';
+import { edgeStartComponent } from '../../edge/start-component.ts';
 
 /** Shared state of a `start` run: components fill in what later ones read. */
 export interface StartContext {
@@ -129,10 +130,12 @@ export const startCommand: Command = {
       embeddedPostgres: !config.databaseUrl,
       embeddedS3: !config.s3.endpoint,
     };
+    const edge = edgeStartComponent(ctx);
     const components: Component[] = [
       ...(ctx.embeddedPostgres ? [embeddedPostgresComponent(ctx)] : []),
       ...(ctx.embeddedS3 ? [embeddedS3Component(ctx)] : []),
       bucketComponent(ctx),
+      ...(edge ? [edge] : []),
       apiComponent(() => ctx.config, log, { onStarted: (rt) => (ctx.api = rt) }),
       ...extraComponents.map((f) => f(ctx)).filter((c): c is Component => c !== null),
     ];
@@ -145,6 +148,7 @@ export const startCommand: Command = {
       `  API        ${ctx.api?.url}`,
       `  S3         ${config.s3.endpoint} (bucket "${config.s3.bucket}")${ctx.embeddedS3 ? ' — embedded' : ''}`,
       `  Postgres   ${ctx.embeddedPostgres ? 'embedded' : 'DATABASE_URL'}`,
+      ...(edge ? [`  Edge       ${config.downloads?.cdnBaseUrl} (downloads; listening on ${edge.url})`] : []),
       `  Data       ${path.resolve(config.dataDir)}`,
     ];
     if (config.auth.jwtSecret) {
