@@ -6,30 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processStorageEventInbox } from '../../src/services/handle-storage-event.ts';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { embeddedTarget, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
+import { s3Event, TINY_PNG, waitFor } from '../helpers/events.ts';
 
 const SECRET = `events-secret-${randomBytes(12).toString('hex')}`;
-// A real PNG header, so content sniffing accepts it as image/png.
-const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), randomBytes(200)]);
-
-export function s3Event(bucket: string, key: string, eventName = 'ObjectCreated:Put', size?: number) {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1', eventSource: 'aws:s3', awsRegion: 'us-east-1', eventTime: new Date().toISOString(), eventName,
-        s3: { s3SchemaVersion: '1.0', configurationId: 't', bucket: { name: bucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), size, eTag: 'x', sequencer: '01' } },
-      },
-    ],
-  };
-}
-
-export async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > until) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const PNG = TINY_PNG;
 
 describe('storage events (embedded object store)', () => {
   let target: EmbeddedS3Target;
@@ -59,7 +39,7 @@ describe('storage events (embedded object store)', () => {
     const res = await t.api(ws, '/v1/uploads', { method: 'POST', json: { filename: 'a.png', contentType, size: body.length } });
     expect(res.status).toBe(201);
     const { file, upload } = (await res.json()) as { file: { id: string }; upload: { url: string; headers: Record<string, string> } };
-    const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body });
+    const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: Uint8Array.from(body) });
     expect(put.status).toBe(200);
     const row = await t.deps.db.query<{ object_key: string }>('SELECT object_key FROM files WHERE id = $1', [file.id]);
     return { id: file.id, key: row.rows[0]!.object_key };
