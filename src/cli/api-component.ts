@@ -30,7 +30,7 @@ export function createDeps(config: Config, log: Logger): Deps & { db: Db; storag
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
   const db = createPool(config.databaseUrl, {
     max: config.databasePoolMax,
-    onError: (err) => log.warn({ err }, 'idle Postgres client error'),
+    onError: (err) => log.debug({ error: err.message }, 'idle Postgres client error'),
   });
   return { config, db, storage: createStorage(config), log, now: () => new Date() };
 }

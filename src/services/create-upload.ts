@@ -72,7 +72,7 @@ export function validateUploadInput(input: CreateUploadInput): ValidatedUpload {
   const contentType = normalizeContentType(input.contentType);
   if (!contentType) problems.contentType = 'must be a valid media type such as image/png';
   if (typeof input.filename !== 'string' || input.filename.length === 0) problems.filename = 'is required';
-  else if (input.filename.length > 10_000) problems.filename = 'must be at most 10000 characters';
+  else if (input.filename.length > 65_536) problems.filename = 'must be at most 65536 characters';
   const checksum = input.checksumSha256 ?? null;
   if (checksum !== null && (typeof checksum !== 'string' || !SHA256_BASE64.test(checksum))) {
     problems.checksumSha256 = 'must be the base64 SHA-256 of the content (44 characters)';

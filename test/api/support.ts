@@ -1,10 +1,8 @@
 // Shared pieces of the API suites: the S3 targets to run against, and small HTTP helpers.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import type { S3TargetLike } from '../helpers/app.ts';
+import { RGW_SKIP_MESSAGE, rgwEnv, s3Targets } from '../helpers/s3-targets.ts';
 
 export interface ApiTarget {
   name: string;
@@ -13,46 +11,21 @@ export interface ApiTarget {
 
 /** The embedded object store always; Ceph RGW when RGW_ENDPOINT (+ keys) is set, otherwise logged as skipped. */
 export function apiTargets(): ApiTarget[] {
-  const targets: ApiTarget[] = [
-    {
-      name: 'embedded',
-      async start() {
-        const { startObjectStore } = await import('../../src/objectstore/index.ts');
-        const dir = await mkdtemp(path.join(tmpdir(), 'stowage-test-s3-'));
-        const credentials = { accessKeyId: 'AKIATEST' + randomBytes(6).toString('hex'), secretAccessKey: randomBytes(20).toString('hex') };
-        const store = await startObjectStore({ dir, host: '127.0.0.1', port: 0, credentials: [credentials] });
-        return {
-          target: { name: 'embedded', endpoint: store.endpoint, region: 'us-east-1', ...credentials },
-          stop: async () => {
-            await store.close();
-            await rm(dir, { recursive: true, force: true });
-          },
-        };
-      },
-    },
-  ];
-  const { RGW_ENDPOINT, RGW_ACCESS_KEY_ID, RGW_SECRET_ACCESS_KEY } = process.env;
-  if (RGW_ENDPOINT && RGW_ACCESS_KEY_ID && RGW_SECRET_ACCESS_KEY) {
-    targets.push({
-      name: 'rgw',
-      async start() {
-        return {
-          target: {
-            name: 'rgw',
-            endpoint: RGW_ENDPOINT,
-            region: process.env.RGW_REGION ?? 'us-east-1',
-            accessKeyId: RGW_ACCESS_KEY_ID,
-            secretAccessKey: RGW_SECRET_ACCESS_KEY,
-          },
-          stop: async () => {},
-        };
-      },
-    });
-  } else if (!loggedSkip) {
+  if (!rgwEnv() && !loggedSkip) {
     loggedSkip = true;
-    console.warn('[stowage tests] RGW cases skipped: set RGW_ENDPOINT, RGW_ACCESS_KEY_ID, RGW_SECRET_ACCESS_KEY');
+    console.warn(`[stowage tests] ${RGW_SKIP_MESSAGE}`);
   }
-  return targets;
+  return s3Targets().map((t) => ({
+    name: t.name,
+    async start() {
+      await t.start();
+      const bucket = await t.createBucket('stowage-api');
+      return {
+        target: { name: t.name, endpoint: t.endpoint, region: t.region, ...t.credentials, bucket },
+        stop: () => t.stop(),
+      };
+    },
+  }));
 }
 let loggedSkip = false;
 

@@ -9,7 +9,7 @@ import { listFiles } from '../../services/list-files.ts';
 import { toFileView } from '../../services/views.ts';
 
 const createBody = z.object({
-  filename: z.string().min(1).max(10_000),
+  filename: z.string().min(1).max(65_536),
   contentType: z.string().min(1).max(255),
   size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   checksumSha256: z.string().nullish(),
