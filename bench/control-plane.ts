@@ -3,6 +3,7 @@
 // transaction at the same concurrency (pg pool of 64), measured in the same run. Targets: ≥ 0.6× the raw rate and
 // p99 ≤ 25 ms for POST /v1/uploads.
 import { load } from './lib/load.ts';
+import { procSample } from './lib/proc.ts';
 import { prepareRawDatabase, rawInsertRate } from './lib/raw-pg.ts';
 import { apiJson, createUpload, PNG_1x1, requireStowage, startStack, type UploadAnswer } from './lib/stowage.ts';
 import { result, type BenchOptions, type BenchResult } from './lib/types.ts';
@@ -13,9 +14,11 @@ const WORKSPACES = 64;
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const log = opts.log ?? ((m: string) => console.error(m));
   requireStowage();
-  const seconds = opts.quick ? 4 : 15;
+  const seconds = opts.quick ? 3 : 15;
   const warmup = opts.quick ? 1 : 3;
-  const completeCount = opts.quick ? 1_500 : 8_000;
+  // Uploads prepared for /complete: this many, or as many as fit in the preparation time box.
+  const completeCount = opts.quick ? 1_000 : 8_000;
+  const prepareMs = opts.quick ? 6_000 : 90_000;
 
   const stack = await startStack({ database: 'stowage_bench_control_plane', log });
   try {
@@ -38,14 +41,18 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     for (const t of tokens) await createUpload(stack.apiUrl, t, JSON.parse(createBody));
     await load({ url: stack.apiUrl, connections: CONNECTIONS, duration: warmup, method: 'POST', next: nextCreate });
     log(`POST /v1/uploads: ${CONNECTIONS} connections, ${seconds} s`);
+    const cpu0 = procSample(stack.apiPid).cpuSeconds;
     const create = await load({ url: stack.apiUrl, connections: CONNECTIONS, duration: seconds, method: 'POST', next: nextCreate });
-    log(`  stowage: ${create.rps.toFixed(0)} req/s, p50 ${create.p50Ms} ms, p99 ${create.p99Ms} ms, status ${JSON.stringify(create.statusCodes)}, ${create.errors} errors`);
+    const apiCpuMsPerCreate = ((procSample(stack.apiPid).cpuSeconds - cpu0) * 1000) / Math.max(1, create.ok + create.non2xx);
+    log(`  stowage: ${create.rps.toFixed(0)} req/s, p50 ${create.p50Ms} ms, p99 ${create.p99Ms} ms, status ${JSON.stringify(create.statusCodes)}, ${create.errors} errors, API ${apiCpuMsPerCreate.toFixed(2)} CPU-ms/request`);
     checkClean('POST /v1/uploads', create);
 
     // Completion: uploads created and their objects uploaded beforehand (not timed).
-    log(`preparing ${completeCount} uploaded objects for /complete`);
+    log(`preparing up to ${completeCount} uploaded objects for /complete (time box ${prepareMs / 1000} s)`);
     const ready: { id: string; token: string }[] = [];
+    const prepareUntil = Date.now() + prepareMs;
     await pool(completeCount, 32, async (i) => {
+      if (Date.now() > prepareUntil && i >= CONNECTIONS * 2) return;
       const token = tokens[i % WORKSPACES];
       const a: UploadAnswer = await createUpload(stack.apiUrl, token, JSON.parse(createBody));
       const put = await fetch(a.upload.url as string, { method: 'PUT', headers: a.upload.headers, body: PNG_1x1 });
@@ -53,13 +60,14 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       if (put.status !== 200) throw new Error(`presigned PUT answered ${put.status}`);
       ready.push({ id: a.file.id, token });
     });
+    const n = ready.length;
     let ci = 0;
     const nextComplete = () => {
       const r = ready[ci++ % ready.length];
       return { path: `/v1/uploads/${r.id}/complete`, headers: { authorization: `Bearer ${r.token}` } };
     };
-    log(`POST /v1/uploads/{id}/complete: ${CONNECTIONS} connections, ${completeCount} distinct uploads`);
-    const complete = await load({ url: stack.apiUrl, connections: CONNECTIONS, amount: completeCount, method: 'POST', next: nextComplete });
+    log(`POST /v1/uploads/{id}/complete: ${CONNECTIONS} connections, ${n} distinct uploads`);
+    const complete = await load({ url: stack.apiUrl, connections: CONNECTIONS, amount: n, method: 'POST', next: nextComplete });
     log(`  stowage: ${complete.rps.toFixed(0)} req/s, p50 ${complete.p50Ms} ms, p99 ${complete.p99Ms} ms, status ${JSON.stringify(complete.statusCodes)}`);
     checkClean('POST /v1/uploads/{id}/complete', complete);
     const sample = await apiJson<{ file: { status: string } }>(stack.apiUrl, ready[0].token, 'GET', `/v1/files/${ready[0].id}`);
@@ -74,7 +82,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
         unit: 'req/s',
         target: 0.6,
         baselineName,
-        note: `${create.ok} requests in ${create.seconds} s over ${WORKSPACES} workspaces; raw ${raw.requests} inserts in ${raw.seconds.toFixed(1)} s`,
+        note: `${create.ok} requests in ${create.seconds} s over ${WORKSPACES} workspaces, API process ${apiCpuMsPerCreate.toFixed(2)} CPU-ms per request (${stack.apiCommand}); raw ${raw.requests} inserts in ${raw.seconds.toFixed(1)} s`,
       }),
       result({
         figure: `POST /v1/uploads p99 latency @${CONNECTIONS}`,

@@ -16,7 +16,7 @@ const TICK_MS = 250;
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const log = opts.log ?? ((m: string) => console.error(m));
   requireStowage();
-  const holdMs = opts.quick ? 5_000 : 30_000;
+  const holdMs = opts.quick ? 3_000 : 30_000;
   const stack = await startStack({ database: 'stowage_bench_memory', log });
   const open: ClientRequest[] = [];
   let timer: NodeJS.Timeout | undefined;

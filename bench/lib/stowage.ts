@@ -19,13 +19,18 @@ export const BUCKET = 'stowage-bench';
 
 /** Throws BenchSkip naming what is missing when the Stowage side cannot run yet. */
 export function requireStowage(): void {
-  const missing = ['src/http/server.ts', 'src/cli/main.ts', 'src/cli/commands/serve.ts', 'src/config/index.ts'].filter(
+  const missing = ['src/http/server.ts', 'src/config/index.ts', 'src/db/migrate.ts', 'src/storage/s3-adapter.ts'].filter(
     (p) => !existsSync(p),
   );
   if (missing.length) throw new BenchSkip(`the foundation has not landed (missing ${missing.join(', ')})`);
   if (!['src/objectstore/index.ts', 'src/objectstore/server.ts'].some((p) => existsSync(p))) {
     throw new BenchSkip('the embedded object store has not landed (no src/objectstore/index.ts or server.ts)');
   }
+}
+
+/** Whether `node bin/stowage.mjs serve` is available. */
+export function hasServeCommand(): boolean {
+  return existsSync('src/cli/main.ts') && existsSync('src/cli/commands/serve.ts');
 }
 
 type StartObjectStore = (opts: {
@@ -49,6 +54,8 @@ async function loadObjectStore(): Promise<StartObjectStore> {
 export interface Stack {
   apiUrl: string;
   apiPid: number;
+  /** How the API process was started: "stowage serve" or "bench/lib/api-child.ts". */
+  apiCommand: string;
   s3Endpoint: string;
   databaseUrl: string;
   /** A bearer token for workspace `workspaceId`. */
@@ -130,7 +137,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       DEFAULT_MAX_FILE_SIZE: String(5 * 2 ** 30),
       ...opts.env,
     };
-    const api = spawnChild(process.execPath, [resolve('bin', 'stowage.mjs'), 'serve'], { env });
+    // `stowage serve` once it exists; until then the same wiring from bench/lib/api-child.ts.
+    const viaServe = hasServeCommand();
+    // BENCH_API_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const api = viaServe
+      ? spawnChild(process.execPath, [...nodeArgs, resolve('bin', 'stowage.mjs'), 'serve'], { env })
+      : spawnChild(process.execPath, [...nodeArgs, '--import', 'tsx', resolve('bench', 'lib', 'api-child.ts')], { env });
+    if (!viaServe) log('`stowage serve` has not landed: starting the API with bench/lib/api-child.ts (same wiring)');
     cleanups.push(() => api.stop());
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForHttp(`${apiUrl}/healthz`, api, 60_000);
@@ -138,6 +152,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     return {
       apiUrl,
       apiPid: api.pid,
+      apiCommand: viaServe ? 'stowage serve' : 'bench/lib/api-child.ts',
       s3Endpoint: store.endpoint,
       databaseUrl,
       api,
