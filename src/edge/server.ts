@@ -53,6 +53,11 @@ export interface EdgeHandle {
   close(): Promise<void>;
 }
 
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'content-length, content-range, content-disposition, etag, last-modified, accept-ranges',
+} as const;
+
 const RANGE_RE = /^bytes=(\d{0,19})-(\d{0,19})$/;
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
@@ -137,6 +142,18 @@ export function createEdgeHandler(opts: EdgeOptions): {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
+    if (method === 'OPTIONS') {
+      // CORS preflight (e.g. fetch with Range from a page). A signed URL is a bearer credential usable from anywhere;
+      // cookies are never sent cross-origin with `*`, so this grants nothing new.
+      res.writeHead(204, {
+        ...CORS_HEADERS,
+        'access-control-allow-methods': 'GET, HEAD',
+        'access-control-allow-headers': 'range, if-none-match, if-modified-since',
+        'access-control-max-age': '86400',
+      });
+      res.end();
+      return;
+    }
     if (method !== 'GET' && method !== 'HEAD') {
       sendText(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
       return;
@@ -234,6 +251,7 @@ export function createEdgeHandler(opts: EdgeOptions): {
         'x-content-type-options': 'nosniff',
         'cache-control': `private, max-age=${Math.min(remaining, maxAge)}`,
         'accept-ranges': 'bytes',
+        ...CORS_HEADERS,
       };
     };
 
@@ -340,7 +358,7 @@ function etagMatches(header: string, etag: string): boolean {
 
 function send304(res: ServerResponse, h: Record<string, string>): void {
   const keep: Record<string, string> = {};
-  for (const k of ['etag', 'last-modified', 'cache-control', 'content-disposition', 'x-content-type-options']) {
+  for (const k of ['etag', 'last-modified', 'cache-control', 'content-disposition', 'x-content-type-options', 'access-control-allow-origin']) {
     if (h[k] !== undefined) keep[k] = h[k];
   }
   res.writeHead(304, keep);

@@ -253,6 +253,10 @@ describe.each(edgeTargets())('local edge on $name (signed URLs through the edge)
     const { url } = await sign(`workspaces/${wsA}/files/${randomUUID()}.pdf`);
     expect((await get(edge.url, pathOf(url))).status).toBe(404);
     expect((await get(edge.url, pathOf(url), {}, 'DELETE')).status).toBe(405);
+    const pre = await get(edge.url, pathOf(url), { origin: 'https://app.example', 'access-control-request-method': 'GET' }, 'OPTIONS');
+    expect(pre.status).toBe(204);
+    expect(pre.headers['access-control-allow-origin']).toBe('*');
+    expect(pre.headers['access-control-allow-headers']).toContain('range');
   });
 
   it('same-window requests get the identical URL', async () => {
