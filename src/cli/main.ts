@@ -1,19 +1,18 @@
 // `stowage <command>`: dispatches to src/cli/commands/<name>.ts.
+// The AWS SDK warns on every start that its 2027 releases will need Node 22; the pinned version runs on Node 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { formatHelp, parseArgs, UsageError } from './args.ts';
 import type { Command } from './command.ts';
 import { startCommand } from './commands/start.ts';
 import { serveCommand } from './commands/serve.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { tokenCommand } from './commands/token.ts';
+import { edgeCommand } from './commands/edge.ts';
 
-const commands: Command[] = [startCommand, serveCommand, migrateCommand, tokenCommand];
+const commands: Command[] = [startCommand, serveCommand, migrateCommand, tokenCommand, edgeCommand];
 
 /** Commands implemented elsewhere that parse their own argv (edge, workers…): name → runner. */
 const external: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
-  edge: {
-    summary: 'Runs the local CDN edge (serves CloudFront-format signed URLs from the bucket)',
-    run: async (argv) => (await import('../edge/cli.ts')).edgeCli(argv),
-  },
 };
 
 function mainHelp(): string {
