@@ -17,8 +17,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const seconds = opts.quick ? 3 : 15;
   const warmup = opts.quick ? 1 : 3;
   // Uploads prepared for /complete: this many, or as many as fit in the preparation time box.
-  const completeCount = opts.quick ? 1_000 : 8_000;
-  const prepareMs = opts.quick ? 6_000 : 90_000;
+  const completeCount = opts.quick ? 300 : 8_000;
+  const prepareMs = opts.quick ? 4_000 : 90_000;
 
   const stack = await startStack({ database: 'stowage_bench_control_plane', log });
   try {
