@@ -65,6 +65,15 @@ export interface Config {
   };
   /** Downloads (GET /v1/files/:id/download, docs/downloads.md). Optional so hand-built configs stay valid. */
   downloads?: DownloadsConfig;
+  /** Per-workspace request rate limits (fixed windows counted in Postgres). Optional: absent = no limits. */
+  rateLimits?: RateLimitsConfig;
+}
+
+export interface RateLimitsConfig {
+  enabled: boolean;
+  windowSeconds: number;
+  /** Requests per window per workspace for each scope; 0 = unlimited. */
+  limits: { create: number; complete: number; sign: number };
 }
 
 export interface DownloadsConfig {
@@ -240,6 +249,11 @@ const schema = z.object({
     .pipe(z.enum(['SHA1', 'SHA256'])),
   EDGE_HOST: optionalString,
   EDGE_PORT: int(8788, 0, 65535),
+  RATE_LIMIT_ENABLED: bool(true),
+  RATE_LIMIT_WINDOW_SECONDS: int(10, 1, 3600),
+  RATE_LIMIT_CREATE: int(2000, 0),
+  RATE_LIMIT_COMPLETE: int(2000, 0),
+  RATE_LIMIT_SIGN: int(4000, 0),
 });
 
 export interface LoadConfigOptions {
@@ -370,6 +384,11 @@ export function loadConfig(
       privateKeyFile: e.CLOUDFRONT_PRIVATE_KEY_FILE,
       algorithm: e.CLOUDFRONT_SIGNING_ALGORITHM,
       edge: { host: e.EDGE_HOST ?? e.HOST ?? '127.0.0.1', port: e.EDGE_PORT },
+    },
+    rateLimits: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      limits: { create: e.RATE_LIMIT_CREATE, complete: e.RATE_LIMIT_COMPLETE, sign: e.RATE_LIMIT_SIGN },
     },
   };
 }

@@ -13,6 +13,10 @@ import { eventsRoutes } from './routes/events.ts';
 import { multipartRoutes } from './routes/multipart.ts';
 import { downloadsRoutes } from './routes/downloads.ts';
 import { installMultipart } from '../services/multipart.ts';
+import { createWebRoutes, type WebRoutesOptions } from './routes/web.ts';
+import { createDocsRoutes } from './routes/docs.ts';
+import { collectRoutes } from './openapi.ts';
+import { rateLimitHook } from './rate-limit.ts';
 
 export interface BuildServerOptions {
   /** Overrides the authenticator built from config.auth. */
@@ -21,6 +25,8 @@ export interface BuildServerOptions {
   plugins?: FastifyPluginAsync<RouteOptions>[];
   /** Extra plugins registered inside the authenticated /v1 scope (req.auth is set). */
   authenticatedPlugins?: FastifyPluginAsync<RouteOptions>[];
+  /** Mints a token for the upload page at GET /web/dev-token (`stowage start` on loopback only; never `serve`). */
+  devPageToken?: WebRoutesOptions['devPageToken'];
 }
 
 /** Routes under /v1 that require a bearer token. Add new resource plugins here. */
@@ -52,6 +58,10 @@ export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Pr
   });
 
   registerErrorHandling(app);
+  // Every route registered from here on is listed in /openapi.json.
+  const routes = collectRoutes(app);
+  await app.register(createDocsRoutes(routes), { deps: serverDeps });
+  await app.register(createWebRoutes({ devPageToken: opts.devPageToken }), { deps: serverDeps });
 
   for (const p of PUBLIC_ROUTES) await app.register(p, { deps: serverDeps });
   for (const p of opts.plugins ?? []) await app.register(p, { deps: serverDeps });
@@ -62,6 +72,7 @@ export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Pr
       v1.addHook('onRequest', async (req) => {
         req.auth = await serverDeps.authenticate(bearerToken(req));
       });
+      v1.addHook('onRequest', rateLimitHook(serverDeps));
       for (const p of AUTHENTICATED_ROUTES) await v1.register(p, { deps: serverDeps });
       for (const p of opts.authenticatedPlugins ?? []) await v1.register(p, { deps: serverDeps });
     },

@@ -1,0 +1,19 @@
+// Fixed-window request counters for the per-workspace rate limits (070_rate_limits.sql). Shared by every API
+// instance through Postgres: one UPSERT per limited request returns the window's count including this request.
+import type { Queryable } from './pool.ts';
+
+export async function bumpRateCounter(db: Queryable, workspaceId: string, scope: string, windowStart: Date): Promise<number> {
+  const r = await db.query<{ count: number }>(
+    `INSERT INTO rate_limit_counters (workspace_id, scope, window_start, count) VALUES ($1, $2, $3, 1)
+     ON CONFLICT (workspace_id, scope, window_start) DO UPDATE SET count = rate_limit_counters.count + 1
+     RETURNING count`,
+    [workspaceId, scope, windowStart],
+  );
+  return r.rows[0]!.count;
+}
+
+/** Deletes the counters of windows that started before `before`. */
+export async function deleteRateCountersBefore(db: Queryable, before: Date): Promise<number> {
+  const r = await db.query('DELETE FROM rate_limit_counters WHERE window_start < $1', [before]);
+  return r.rowCount ?? 0;
+}
