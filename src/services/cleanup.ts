@@ -1,0 +1,65 @@
+// One cleanup pass: every worker duty once, in the order that lets each feed the next — storage events first (they
+// may complete uploads the sweeper would otherwise examine), then expired uploads (which fill the outbox), then the
+// deletion outbox, then orphan multipart uploads. `stowage cleanup --once` prints its result; the worker runner
+// repeats it.
+import type { Deps } from './deps.ts';
+import { processStorageEventInbox, type InboxResult } from './handle-storage-event.ts';
+import { processDeletions, type ProcessDeletionsResult } from './process-deletions.ts';
+import { sweepExpired, type SweepExpiredResult } from './sweep-expired.ts';
+import { sweepOrphanMultipart, type SweepMultipartResult } from './sweep-multipart.ts';
+
+export interface CleanupOptions {
+  batchSize?: number;
+  /** Include the ListMultipartUploads sweep (default true). */
+  multipart?: boolean;
+  multipartGraceSeconds?: number;
+  multipartTtlSeconds?: number;
+}
+
+export interface CleanupResult {
+  events: InboxResult;
+  expired: SweepExpiredResult;
+  deletions: ProcessDeletionsResult;
+  multipart: SweepMultipartResult | null;
+  /** Duties that threw (the others still ran). */
+  errors: { duty: string; error: string }[];
+}
+
+export async function runCleanupOnce(deps: Deps, opts: CleanupOptions = {}): Promise<CleanupResult> {
+  const batchSize = opts.batchSize ?? deps.config.workers?.batchSize ?? 1000;
+  const errors: CleanupResult['errors'] = [];
+  const attempt = async <T>(duty: string, fn: () => Promise<T>, empty: T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      deps.log.error({ err, duty }, 'cleanup duty failed');
+      errors.push({ duty, error: String((err as Error)?.message ?? err) });
+      return empty;
+    }
+  };
+  const events = await attempt('events', () => processStorageEventInbox(deps), { processed: 0, failed: 0, outcomes: {} });
+  const expired = await attempt('expired', () => sweepExpired(deps, { batchSize }), {
+    batches: 0, expired: 0, completed: 0, rejected: 0, listCalls: 0, headCalls: 0,
+  });
+  const deletions = await attempt('deletions', () => processDeletions(deps, { batchSize }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
+  const multipart = opts.multipart === false
+    ? null
+    : await attempt('multipart', () => sweepOrphanMultipart(deps, { graceSeconds: opts.multipartGraceSeconds, ttlSeconds: opts.multipartTtlSeconds }), null);
+  return { events, expired, deletions, multipart, errors };
+}
+
+export function formatCleanupResult(r: CleanupResult): string {
+  const lines = [
+    `storage events   processed ${r.events.processed}, failed ${r.events.failed}` +
+      (Object.keys(r.events.outcomes).length ? ` (${Object.entries(r.events.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''),
+    `expired uploads  expired ${r.expired.expired}, completed ${r.expired.completed}, rejected ${r.expired.rejected}` +
+      ` (${r.expired.batches} batches, ${r.expired.listCalls} list + ${r.expired.headCalls} head calls)`,
+    `object deletions deleted ${r.deletions.deleted}, multipart aborted ${r.deletions.abortedUploads}, failed ${r.deletions.failed}` +
+      ` (${r.deletions.batches} batches)`,
+    r.multipart
+      ? `multipart        listed ${r.multipart.listed}, aborted ${r.multipart.aborted} (unknown ${r.multipart.abortedUnknown}, settled ${r.multipart.abortedSettled}, past TTL ${r.multipart.abortedExpired}), failed ${r.multipart.failed}`
+      : 'multipart        skipped',
+  ];
+  for (const e of r.errors) lines.push(`ERROR ${e.duty}: ${e.error}`);
+  return lines.join('\n');
+}
