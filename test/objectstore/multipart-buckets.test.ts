@@ -252,7 +252,7 @@ forEachTarget('multipart & buckets', (t: S3Target) => {
   const postForm = async (post: { url: string; fields: Record<string, string> }, file: Buffer, extra: Record<string, string> = {}, omit: string[] = []) => {
     const form = new FormData();
     for (const [k, v] of Object.entries({ ...post.fields, ...extra })) if (!omit.includes(k)) form.append(k, v);
-    form.append('file', new Blob([file]), 'upload.bin');
+    form.append('file', new Blob([new Uint8Array(file)]), 'upload.bin');
     const res = await fetch(post.url, { method: 'POST', body: form, redirect: 'manual' });
     return { status: res.status, headers: res.headers, body: await res.text() };
   };
