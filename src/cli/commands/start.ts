@@ -13,6 +13,7 @@ import { startEmbeddedPostgres } from '../../db/embedded.ts';
 import { DEFAULT_UPLOAD_CORS } from '../../storage/s3-adapter.ts';
 import { mintToken } from '../../http/auth.ts';
 import { edgeStartComponent } from '../../edge/start-component.ts';
+import { warmWebBundle } from '../../web/build.ts';
 
 /** Shared state of a `start` run: components fill in what later ones read. */
 export interface StartContext {
@@ -106,6 +107,30 @@ function bucketComponent(ctx: StartContext): Component {
   };
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/**
+ * Dev mode only: the web page at / may fetch a token for the start workspace from /web/dev-token — when the API listens
+ * on a loopback address, signs with an HS256 secret, and --no-page-token was not given. `serve` never does this.
+ */
+function devPageTokenMinter(config: Config, workspace: string, disabled: boolean) {
+  if (disabled || !LOOPBACK_HOSTS.has(config.host)) return undefined;
+  return async () => {
+    const secret = config.auth.jwtSecret;
+    if (!secret) throw new Error('no HS256 secret for the dev page token');
+    const token = await mintToken({
+      secret,
+      workspaceId: workspace,
+      subject: 'web-dev',
+      ttlSeconds: 12 * 3600,
+      workspaceClaim: config.auth.workspaceClaim,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+    });
+    return { token, workspace };
+  };
+}
+
 export const startCommand: Command = {
   name: 'start',
   summary:
@@ -114,7 +139,11 @@ export const startCommand: Command = {
     'DATABASE_URL, S3_ENDPOINT/S3_BUCKET/S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY/S3_REGION replace the embedded parts.',
   usage: 'stowage start [--workspace <id>]',
   flags: {
-    workspace: { type: 'string', value: 'id', description: 'workspace of the printed dev token (default "dev")' },
+    workspace: { type: 'string', value: 'id', description: 'workspace of the printed dev token and the web page (default "dev")' },
+    'no-page-token': {
+      type: 'boolean',
+      description: 'do not hand a dev token to the web page at / (it then asks for one); always off unless HOST is loopback',
+    },
   },
   async run({ values }) {
     const config = loadConfigOrReport(process.env, { requireExternal: false });
@@ -130,22 +159,27 @@ export const startCommand: Command = {
       embeddedPostgres: !config.databaseUrl,
       embeddedS3: !config.s3.endpoint,
     };
+    const workspace = typeof values.workspace === 'string' ? values.workspace : 'dev';
     const edge = edgeStartComponent(ctx);
     const components: Component[] = [
       ...(ctx.embeddedPostgres ? [embeddedPostgresComponent(ctx)] : []),
       ...(ctx.embeddedS3 ? [embeddedS3Component(ctx)] : []),
       bucketComponent(ctx),
       ...(edge ? [edge] : []),
-      apiComponent(() => ctx.config, log, { onStarted: (rt) => (ctx.api = rt) }),
+      apiComponent(() => ctx.config, log, {
+        onStarted: (rt) => (ctx.api = rt),
+        server: { devPageToken: devPageTokenMinter(config, workspace, values['no-page-token'] === true) },
+      }),
       ...extraComponents.map((f) => f(ctx)).filter((c): c is Component => c !== null),
     ];
     const stop = await startAll(components, log);
+    warmWebBundle((err) => log.warn({ err }, 'the web page could not be built'));
 
-    const workspace = typeof values.workspace === 'string' ? values.workspace : 'dev';
     const lines = [
       '',
       'Stowage is running.',
       `  API        ${ctx.api?.url}`,
+      `  Web page   ${ctx.api?.url}/   (API docs: ${ctx.api?.url}/docs)`,
       `  S3         ${config.s3.endpoint} (bucket "${config.s3.bucket}")${ctx.embeddedS3 ? ' — embedded' : ''}`,
       `  Postgres   ${ctx.embeddedPostgres ? 'embedded' : 'DATABASE_URL'}`,
       ...(edge ? [`  Edge       ${config.downloads?.cdnBaseUrl} (downloads; listening on ${edge.url})`] : []),
