@@ -4,8 +4,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DownloadsConfig } from '../config/index.ts';
 import { getFile } from '../db/files.ts';
 import type { DispositionType } from '../domain/disposition.ts';
-import { isUuid } from '../domain/keys.ts';
+import { isUuid, workspacePrefix } from '../domain/keys.ts';
 import { errors } from '../errors/index.ts';
+import { CloudFrontSigner, type SignedCookies } from '../cdn/cloudfront.ts';
 import { downloadSignerFor } from '../cdn/factory.ts';
 import type { CustomPolicyOptions, DownloadSigner } from '../cdn/signer.ts';
 import { createS3Client } from '../storage/s3-adapter.ts';
@@ -85,4 +86,26 @@ export async function getDownloadUrl(
     policy: opts.policy,
   });
   return { url: signed.url, expiresAt: signed.expiresAt.toISOString() };
+}
+
+/**
+ * Signed cookies granting every object of the workspace (`workspaces/<id>/*`) for pages that show many files
+ * (cloudfront and edge strategies). Not exposed as a route by the v1 contract; for embedding applications.
+ */
+export async function getWorkspaceDownloadCookies(
+  deps: DownloadDeps,
+  workspaceId: string,
+  opts: { ttlSeconds?: number; sourceIp?: string } = {},
+): Promise<SignedCookies> {
+  const signer = await signerFor(deps);
+  if (!(signer instanceof CloudFrontSigner)) {
+    throw errors.invalidRequest(`Signed cookies need the cloudfront or edge download strategy (not ${signer.strategy})`);
+  }
+  const settings = deps.config.downloads ?? DEFAULT_DOWNLOADS;
+  return signer.signCookies({
+    prefix: workspacePrefix(workspaceId),
+    ttlSeconds: opts.ttlSeconds ?? settings.ttlSeconds,
+    now: deps.now(),
+    sourceIp: opts.sourceIp,
+  });
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { startEdge, type EdgeHandle } from '../../src/edge/server.ts';
 import { apiTargets, PNG_1x1, sha256b64, uploadPut } from './support.ts';
+import { getWorkspaceDownloadCookies } from '../../src/services/get-download-url.ts';
 
 const kp = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -140,6 +141,20 @@ describe.each(apiTargets())('downloads on $name', (t) => {
     const bent = urlA.replace(`/workspaces/${wsA}/files/${a}`, `/workspaces/${wsB}/files/${b}`);
     expect(bent).not.toBe(urlA);
     expect((await fetch(bent)).status).toBe(403);
+  });
+
+  test('workspace signed cookies open every file of the workspace on the edge, and only those', async () => {
+    const wsA = randomWorkspaceId();
+    const wsB = randomWorkspaceId();
+    const a = await upload(wsA, 'a.png', 'image/png', PNG_1x1);
+    const b = await upload(wsB, 'b.png', 'image/png', PNG_1x1);
+    const c = await getWorkspaceDownloadCookies(app.deps, wsA);
+    const cookie = Object.entries(c.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+    const ok = await fetch(`${edge.url}/workspaces/${wsA}/files/${a}.png`, { headers: { cookie } });
+    expect(ok.status).toBe(200);
+    expect(Buffer.from(await ok.arrayBuffer()).equals(PNG_1x1)).toBe(true);
+    expect((await fetch(`${edge.url}/workspaces/${wsB}/files/${b}.png`, { headers: { cookie } })).status).toBe(403);
+    await expect(getWorkspaceDownloadCookies(s3App.deps, wsA)).rejects.toThrow(/cloudfront or edge/);
   });
 
   test('s3 strategy: presigned GET with response-content-disposition, identical within the window', async () => {
