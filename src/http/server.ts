@@ -13,6 +13,7 @@ import { eventsRoutes } from './routes/events.ts';
 import { multipartRoutes } from './routes/multipart.ts';
 import { downloadsRoutes } from './routes/downloads.ts';
 import { installMultipart } from '../services/multipart.ts';
+import { errors } from '../errors/index.ts';
 import { createWebRoutes, type WebRoutesOptions } from './routes/web.ts';
 import { createDocsRoutes } from './routes/docs.ts';
 import { collectRoutes } from './openapi.ts';
@@ -48,6 +49,14 @@ export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Pr
     bodyLimit: 256 * 1024,
     trustProxy: false,
     return503OnClosing: true,
+    // Ids are validated by the services (a too-long or malformed id is "not found", like any unknown id). With
+    // Fastify's default of 100 a long id got a 414 in Fastify's own shape, echoing the whole URL.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    // URLs Fastify cannot route (undecodable percent-encoding…): the documented error shape, no URL echoed.
+    frameworkErrors: (err, _req, reply) => {
+      const e = (err as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH' ? errors.notFound('Resource') : errors.invalidRequest('Malformed URL');
+      void reply.code(e.status).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').send(e.toJSON());
+    },
   }) as unknown as FastifyInstance;
 
   app.addHook('onSend', async (req, reply, payload) => {
