@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { RouteOptions } from '../types.ts';
 import { parseInput } from '../validation.ts';
 import { getDownloadUrl } from '../../services/get-download-url.ts';
+import { ref, errorResponse } from '../api-schemas.ts';
 
 const params = z.object({ id: z.string() });
 const flag = z
@@ -16,7 +17,7 @@ const query = z.object({
 });
 
 export const downloadsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }) => {
-  app.get('/files/:id/download', async (req, reply) => {
+  app.get('/files/:id/download', { config: { openapi: { summary: 'A signed download URL (CDN/edge or presigned S3); ?redirect=1 answers 302', tags: ['files'], params, query, responses: { 200: { description: 'The signed URL', schema: ref('DownloadLink') }, 302: { description: 'Redirect to the signed URL (redirect=1)', headers: { location: { description: 'the signed URL', schema: { type: 'string' } } } }, 404: errorResponse('not_found'), 409: errorResponse('invalid_state') } } } }, async (req, reply) => {
     const { id } = parseInput(params, req.params, 'path');
     const q = parseInput(query, req.query, 'query');
     const answer = await getDownloadUrl(deps, req.auth.workspaceId, id, { disposition: q.disposition ?? null });

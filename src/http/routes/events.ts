@@ -39,7 +39,7 @@ export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  app.post('/v1/events/s3', { bodyLimit: 1024 * 1024 }, async (req, reply) => {
+  app.post('/v1/events/s3', { bodyLimit: 1024 * 1024, config: { openapi: { summary: 'S3 event notifications (embedded store, Ceph RGW, MinIO webhooks, SNS HTTP); 404 unless EVENTS_SECRET is set', tags: ['events'], security: 'events-secret', body: { type: 'object', description: 'S3 event notification JSON ({Records:[…]}), any content type' }, bodyContentType: '*/*', responses: { 200: { description: 'Stored in the inbox', schema: { type: 'object', properties: { received: { type: 'integer' }, accepted: { type: 'integer' }, ignored: { type: 'integer' }, testEvents: { type: 'integer' }, problems: { type: 'integer' } } } }, 400: { description: 'Not an S3 event notification', schema: { $ref: '#/components/schemas/Error' } }, 401: { description: 'Missing or wrong events secret', schema: { $ref: '#/components/schemas/Error' } }, 404: { description: 'Events are disabled (no EVENTS_SECRET)', schema: { $ref: '#/components/schemas/Error' } } } } } }, async (req, reply) => {
     const secret = deps.config.events?.secret;
     if (!secret) throw errors.notFound('Route');
     if (!secretMatches(secret, givenSecret(req))) throw errors.unauthorized('Missing or wrong events secret');

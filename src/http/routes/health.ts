@@ -15,12 +15,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+const READY = {
+  type: 'object',
+  properties: { status: { enum: ['ok', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } },
+};
+
 export const healthRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }) => {
   // Liveness: the process answers.
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { openapi: { summary: 'Liveness: the process answers', tags: ['health'], responses: { 200: { description: 'Alive', schema: { type: 'object', properties: { status: { const: 'ok' } } } } } } } }, async () => ({ status: 'ok' }));
 
   // Readiness: Postgres and storage are reachable.
-  app.get('/readyz', async (req, reply) => {
+  app.get('/readyz', { config: { openapi: { summary: 'Readiness: Postgres and storage are reachable', tags: ['health'], responses: { 200: { description: 'Ready', schema: READY }, 503: { description: 'A dependency is unreachable', schema: READY } } } } }, async (req, reply) => {
     const checks: Record<string, string> = {};
     await Promise.all([
       withTimeout(deps.db.query('SELECT 1'), 3000).then(

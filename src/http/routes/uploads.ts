@@ -7,6 +7,7 @@ import { completeUpload } from '../../services/complete-upload.ts';
 import { abortUpload } from '../../services/delete-file.ts';
 import { listFiles } from '../../services/list-files.ts';
 import { toFileView } from '../../services/views.ts';
+import { ref, errorResponse, fileResponse, fileListResponse } from '../api-schemas.ts';
 
 const createBody = z.object({
   filename: z.string().min(1).max(65_536),
@@ -32,7 +33,7 @@ const listQuery = z.object({
 });
 
 export const uploadsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }) => {
-  app.post('/uploads', async (req, reply) => {
+  app.post('/uploads', { config: { openapi: { summary: 'Create an upload: reserves quota and answers how to send the bytes (PUT, POST form or multipart)', tags: ['uploads'], body: createBody, responses: { 201: { description: 'The pending file and the upload instruction', schema: { type: 'object', properties: { file: ref('FileView'), upload: ref('UploadInstruction') }, required: ['file', 'upload'] } }, 413: errorResponse('file_too_large'), 415: errorResponse('content_type_not_allowed'), 429: errorResponse('quota_exceeded or rate_limited') } } } }, async (req, reply) => {
     const body = parseInput(createBody, req.body);
     const r = await createUpload(deps, {
       workspaceId: req.auth.workspaceId,
@@ -49,18 +50,18 @@ export const uploadsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { dep
     return { file: r.file, upload: r.upload };
   });
 
-  app.get('/uploads', async (req) => {
+  app.get('/uploads', { config: { openapi: { summary: 'Unfinished uploads (status pending by default), optionally of one fingerprint', tags: ['uploads'], query: listQuery, responses: { 200: fileListResponse } } } }, async (req) => {
     const q = parseInput(listQuery, req.query, 'query');
     return listFiles(deps, req.auth.workspaceId, { ...q, status: q.status ?? 'pending' });
   });
 
-  app.post('/uploads/:id/complete', async (req) => {
+  app.post('/uploads/:id/complete', { config: { openapi: { summary: 'Complete an upload: verifies the object in storage (size, checksum, magic bytes); repeatable', tags: ['uploads'], params: idParams, responses: { 200: fileResponse('The file (available, or rejected with rejectReason)'), 404: errorResponse('not_found'), 409: errorResponse('upload_not_found_in_storage or invalid_state'), 422: errorResponse('verification_failed') } } } }, async (req) => {
     const { id } = parseInput(idParams, req.params, 'path');
     const row = await completeUpload(deps, req.auth.workspaceId, id);
     return { file: toFileView(row) };
   });
 
-  app.delete('/uploads/:id', async (req, reply) => {
+  app.delete('/uploads/:id', { config: { openapi: { summary: 'Abort an upload (idempotent): storage freed, quota released', tags: ['uploads'], params: idParams, responses: { 204: 'Aborted', 404: errorResponse('not_found') } } } }, async (req, reply) => {
     const { id } = parseInput(idParams, req.params, 'path');
     await abortUpload(deps, req.auth.workspaceId, id);
     reply.code(204).send();
