@@ -11,6 +11,7 @@ import { isUuid } from '../domain/keys.ts';
 import { evaluateSniff, SNIFF_BYTES } from '../domain/sniff-policy.ts';
 import { transition } from './transition.ts';
 import { toFileView } from './views.ts';
+import { measureUndeclared, sizeUndeclared } from './undeclared-size.ts';
 
 export type RejectReason =
   | 'size_mismatch'
@@ -74,6 +75,13 @@ async function hashObject(deps: Deps, key: string): Promise<string | undefined> 
  */
 export async function settleUpload(deps: Deps, row: FileRow): Promise<FileRow | 'absent'> {
   if (row.status !== 'pending') return row;
+  if (sizeUndeclared(row)) {
+    // Created without a size (Uppy): measure it, check the limits and reserve it first.
+    const measured = await measureUndeclared(deps, row);
+    if (measured === 'absent') return 'absent';
+    row = measured;
+    if (row.status !== 'pending') return row;
+  }
   const v = await verifyObject(deps, row);
   if (v.ok === 'absent') {
     // Someone else may have settled it (and a rejection deletes the object) meanwhile: re-read before answering.
@@ -137,6 +145,12 @@ function rejectMessage(reason: string | null): string {
       return 'The uploaded content is HTML, SVG or script, which contradicts the declared content type';
     case 'executable_content':
       return 'The uploaded content is an executable, which contradicts the declared content type';
+    case 'file_too_large':
+      return 'The uploaded object is larger than the workspace allows';
+    case 'quota_exceeded':
+      return 'The uploaded object does not fit in the workspace quota';
+    case 'empty':
+      return 'The uploaded object is empty';
     default:
       return 'The upload failed verification';
   }

@@ -60,8 +60,8 @@ export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): 
       for (const r of rows) {
         const obj = probe.found.get(r.objectKey);
         // A multipart object exists only once completed, so any size is worth verifying; a PUT/POST object of another
-        // size than declared can never verify.
-        if (obj && (r.uploadMethod === 'multipart' || obj.size === r.size)) arrived.push(r);
+        // size than declared can never verify (size 0: not declared, as with Uppy — measured when settled).
+        if (obj && (r.uploadMethod === 'multipart' || obj.size === r.size || r.size === 0)) arrived.push(r);
         else expire.push(r);
       }
       const won = await transitionMany(tx, {
