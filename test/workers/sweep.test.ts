@@ -1,36 +1,16 @@
 // The expiry sweeper and the deletion outbox under concurrency, against real Postgres and the embedded object store
 // over the real S3 API: two workers (separate pools and S3 clients) race over 10,000 expired uploads.
 import { randomBytes } from 'node:crypto';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import pino from 'pino';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../../src/db/pool.ts';
 import type { Deps } from '../../src/services/deps.ts';
 import { processDeletions } from '../../src/services/process-deletions.ts';
 import { sweepExpired } from '../../src/services/sweep-expired.ts';
-import { S3Storage } from '../../src/storage/s3-adapter.ts';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { TINY_PNG } from '../helpers/events.ts';
 import { embeddedTarget, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
 import { seedExpiredUploads } from '../helpers/seed-expired.ts';
-
-export function secondWorkerDeps(t: TestApp): Deps & { close(): Promise<void> } {
-  const c = t.config;
-  const db = createPool(c.databaseUrl!, { max: 5 });
-  const storage = new S3Storage({ endpoint: c.s3.endpoint, region: c.s3.region, bucket: c.s3.bucket, accessKeyId: c.s3.accessKeyId, secretAccessKey: c.s3.secretAccessKey, forcePathStyle: true });
-  return { config: c, db, storage, log: pino({ level: 'silent' }), now: () => new Date(), close: async () => { await db.end(); storage.destroy(); } };
-}
-
-export async function countObjects(s3: S3Client, bucket: string, prefix: string): Promise<number> {
-  let n = 0;
-  let token: string | undefined;
-  do {
-    const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    n += r.KeyCount ?? 0;
-    token = r.IsTruncated ? r.NextContinuationToken : undefined;
-  } while (token);
-  return n;
-}
+import { countObjects, secondWorkerDeps } from '../helpers/workers.ts';
 
 describe('expiry sweeper + deletion outbox', () => {
   let target: EmbeddedS3Target;
