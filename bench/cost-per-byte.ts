@@ -3,6 +3,7 @@
 // against a real tus server (@tus/server + @tus/file-store, its own process) receiving the same GiB through itself,
 // in the same run. Target: the Stowage API uses ≤ 1% of the tus server's CPU-seconds.
 import { GiB, MiB, sendBody } from './lib/bytes.ts';
+import { procSample } from './lib/proc.ts';
 import { measureProcess, startTusServer, tusUpload, type CostMeasure } from './lib/tus.ts';
 import { apiJson, createUpload, requireStowage, startStack, type Stack } from './lib/stowage.ts';
 import { result, type BenchOptions, type BenchResult } from './lib/types.ts';
@@ -32,6 +33,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     const token = await stack.token('bench-cost');
     // Warm the API's code paths (create, sign, complete) with a small upload before measuring.
     await uploadThroughStowage(stack, token, 12 * MiB);
+    // The API's idle floor (timers, pool housekeeping), to say how much of the figure is just being alive.
+    const idle0 = procSample(stack.apiPid).cpuSeconds;
+    await new Promise((r) => setTimeout(r, 3000));
+    const idlePerSecond = (procSample(stack.apiPid).cpuSeconds - idle0) / 3;
     log(`stowage: uploading ${label} direct to the store (presigned multipart)`);
     let how = '';
     const cost = await measureProcess(stack.apiPid, async () => {
@@ -48,7 +53,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
         target: 0.01,
         better: 'lower',
         baselineName: '@tus/server + @tus/file-store receiving the same bytes (tus creation + one streamed PATCH)',
-        note: `Stowage: ${how}; CPU of the API process from /proc (10 ms ticks), whole upload window${sizeNote}`,
+        note: `Stowage: ${how}; CPU of the API process from /proc (10 ms ticks) over the whole ${cost.seconds.toFixed(1)} s upload, of which ≈${(idlePerSecond * cost.seconds).toFixed(2)} CPU-s is the API's idle floor${sizeNote}`,
       }),
       result({
         figure: `API peak RSS during the ${label} upload`,

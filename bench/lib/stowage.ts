@@ -1,11 +1,10 @@
-// Starting the Stowage side for the benchmarks: the embedded object store (in the benchmark process: it plays the
-// part of S3, it is not what is measured), and the API as a CHILD PROCESS (`node bin/stowage.mjs serve`, configured
-// by environment variables) so its CPU and memory can be read from /proc.
+// Starting the Stowage side for the benchmarks: the embedded object store (its own process, bench/lib/store-child.ts:
+// it plays the part of S3, it is not what is measured), and the API as a CHILD PROCESS (`node bin/stowage.mjs serve`,
+// configured by environment variables) so its CPU and memory can be read from /proc.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignJWT } from 'jose';
 import { createDatabase, startBenchPostgres, type BenchPostgres } from './postgres.ts';
@@ -19,42 +18,19 @@ export const BUCKET = 'stowage-bench';
 
 /** Throws BenchSkip naming what is missing when the Stowage side cannot run yet. */
 export function requireStowage(): void {
-  const missing = ['src/http/server.ts', 'src/config/index.ts', 'src/db/migrate.ts', 'src/storage/s3-adapter.ts'].filter(
+  const missing = ['src/http/server.ts', 'src/cli/main.ts', 'src/cli/commands/serve.ts', 'src/config/index.ts'].filter(
     (p) => !existsSync(p),
   );
   if (missing.length) throw new BenchSkip(`the foundation has not landed (missing ${missing.join(', ')})`);
-  if (!['src/objectstore/index.ts', 'src/objectstore/server.ts'].some((p) => existsSync(p))) {
-    throw new BenchSkip('the embedded object store has not landed (no src/objectstore/index.ts or server.ts)');
+  if (!existsSync('src/objectstore/index.ts')) {
+    throw new BenchSkip('the embedded object store has not landed (no src/objectstore/index.ts)');
   }
-}
-
-/** Whether `node bin/stowage.mjs serve` is available. */
-export function hasServeCommand(): boolean {
-  return existsSync('src/cli/main.ts') && existsSync('src/cli/commands/serve.ts');
-}
-
-type StartObjectStore = (opts: {
-  dir: string;
-  host?: string;
-  port?: number;
-  credentials: { accessKeyId: string; secretAccessKey: string }[];
-  logger?: unknown;
-}) => Promise<{ endpoint: string; close(): Promise<void> }>;
-
-async function loadObjectStore(): Promise<StartObjectStore> {
-  for (const f of ['index.ts', 'server.ts']) {
-    const p = resolve('src', 'objectstore', f);
-    if (!existsSync(p)) continue;
-    const mod = (await import(pathToFileURL(p).href)) as { startObjectStore?: StartObjectStore };
-    if (typeof mod.startObjectStore === 'function') return mod.startObjectStore;
-  }
-  throw new BenchSkip('the embedded object store has not landed (no startObjectStore export in src/objectstore)');
 }
 
 export interface Stack {
   apiUrl: string;
   apiPid: number;
-  /** How the API process was started: "stowage serve" or "bench/lib/api-child.ts". */
+  /** How the API process was started. */
   apiCommand: string;
   s3Endpoint: string;
   databaseUrl: string;
@@ -90,16 +66,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const serverUrl = pgServer?.url ?? (process.env.DATABASE_URL as string);
     const databaseUrl = await createDatabase(serverUrl, opts.database);
 
-    const startObjectStore = await loadObjectStore();
     const dir = await mkdtemp(join(tmpdir(), 'stowage-bench-store-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const store = await startObjectStore({
-      dir,
-      host: '127.0.0.1',
-      port: 0,
-      credentials: [{ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY }],
-    });
-    cleanups.push(() => store.close());
+    const storeProc = spawnChild(process.execPath, ['--import', 'tsx', resolve('bench', 'lib', 'store-child.ts'), dir, ACCESS_KEY_ID, SECRET_ACCESS_KEY]);
+    cleanups.push(() => storeProc.stop());
+    const store = { endpoint: await readyLine(storeProc, 'object store') };
     const s3 = new S3Client({
       endpoint: store.endpoint,
       region: 'us-east-1',
@@ -137,14 +108,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       DEFAULT_MAX_FILE_SIZE: String(5 * 2 ** 30),
       ...opts.env,
     };
-    // `stowage serve` once it exists; until then the same wiring from bench/lib/api-child.ts.
-    const viaServe = hasServeCommand();
     // BENCH_API_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const api = viaServe
-      ? spawnChild(process.execPath, [...nodeArgs, resolve('bin', 'stowage.mjs'), 'serve'], { env })
-      : spawnChild(process.execPath, [...nodeArgs, '--import', 'tsx', resolve('bench', 'lib', 'api-child.ts')], { env });
-    if (!viaServe) log('`stowage serve` has not landed: starting the API with bench/lib/api-child.ts (same wiring)');
+    const api = spawnChild(process.execPath, [...nodeArgs, resolve('bin', 'stowage.mjs'), 'serve'], { env });
     cleanups.push(() => api.stop());
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForHttp(`${apiUrl}/healthz`, api, 60_000);
@@ -152,7 +118,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     return {
       apiUrl,
       apiPid: api.pid,
-      apiCommand: viaServe ? 'stowage serve' : 'bench/lib/api-child.ts',
+      apiCommand: 'node bin/stowage.mjs serve',
       s3Endpoint: store.endpoint,
       databaseUrl,
       api,
@@ -169,6 +135,26 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/** Waits for "READY <value>" on the child's stdout. */
+function readyLine(child: Child, what: string, timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms:\n${child.output()}`)), timeoutMs);
+    let buf = '';
+    child.proc.stdout?.on('data', (b: Buffer) => {
+      buf += b.toString();
+      const m = /READY (\S+)/.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolvePromise(m[1]);
+      }
+    });
+    child.proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${what} exited (${code}):\n${child.output()}`));
+    });
+  });
 }
 
 /** A minimal valid 1×1 PNG, so content sniffing accepts the bytes as image/png. */
