@@ -1,5 +1,5 @@
 // buildServer(deps) → a Fastify instance with every route registered (not listening).
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../services/deps.ts';
 import { bearerToken, createAuthenticator, type Authenticator } from './auth.ts';
@@ -55,7 +55,8 @@ export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Pr
     // URLs Fastify cannot route (undecodable percent-encoding…): the documented error shape, no URL echoed.
     frameworkErrors: (err, _req, reply) => {
       const e = (err as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH' ? errors.notFound('Resource') : errors.invalidRequest('Malformed URL');
-      void reply.code(e.status).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').send(e.toJSON());
+      const r = reply as unknown as FastifyReply;
+      void r.code(e.status).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').send(e.toJSON());
     },
   }) as unknown as FastifyInstance;
 
