@@ -63,14 +63,16 @@ export interface StoragePort {
   presignPut(input: {
     key: string;
     contentType: string;
-    contentLength: number;
+    /** Signed when given; omitted only for uploads of undeclared size (measured and checked when settled). */
+    contentLength: number | null;
     checksumSha256?: string | null;
     expiresIn: number;
   }): Promise<PresignedPut>;
   presignPost(input: {
     key: string;
     contentType: string;
-    contentLength: number;
+    /** Exact size, or the range the policy's content-length-range allows (uploads of undeclared size). */
+    contentLength: number | { min: number; max: number };
     expiresIn: number;
   }): Promise<PresignedPost>;
   listObjects(prefix: string, opts?: { continuationToken?: string; maxKeys?: number; startAfter?: string }): Promise<{

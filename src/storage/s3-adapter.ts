@@ -151,22 +151,23 @@ export class S3Storage implements StoragePort {
   async presignPut(input: {
     key: string;
     contentType: string;
-    contentLength: number;
+    contentLength: number | null;
     checksumSha256?: string | null;
     expiresIn: number;
   }): Promise<{ url: string; headers: Record<string, string> }> {
+    const sized = input.contentLength !== null;
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: input.key,
       ContentType: input.contentType,
-      ContentLength: input.contentLength,
+      ...(sized ? { ContentLength: input.contentLength! } : {}),
       IfNoneMatch: '*',
       ...(input.checksumSha256 ? { ChecksumSHA256: input.checksumSha256 } : {}),
     });
-    const signed = ['content-type', 'content-length', 'if-none-match'];
+    const signed = sized ? ['content-type', 'content-length', 'if-none-match'] : ['content-type', 'if-none-match'];
     const headers: Record<string, string> = {
       'Content-Type': input.contentType,
-      'Content-Length': String(input.contentLength),
+      ...(sized ? { 'Content-Length': String(input.contentLength) } : {}),
       'If-None-Match': '*',
     };
     if (input.checksumSha256) {
@@ -184,15 +185,16 @@ export class S3Storage implements StoragePort {
   async presignPost(input: {
     key: string;
     contentType: string;
-    contentLength: number;
+    contentLength: number | { min: number; max: number };
     expiresIn: number;
   }): Promise<{ url: string; fields: Record<string, string> }> {
+    const range = typeof input.contentLength === 'number' ? { min: input.contentLength, max: input.contentLength } : input.contentLength;
     const r = await createPresignedPost(this.client, {
       Bucket: this.bucket,
       Key: input.key,
       Expires: input.expiresIn,
       Conditions: [
-        ['content-length-range', input.contentLength, input.contentLength],
+        ['content-length-range', range.min, range.max],
         ['eq', '$Content-Type', input.contentType],
         ['eq', '$key', input.key],
       ],
