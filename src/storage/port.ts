@@ -85,7 +85,8 @@ export interface StoragePort {
     key: string;
     uploadId: string;
     partNumber: number;
-    contentLength: number;
+    /** Signed when known (Stowage's own plan); null for parts of undeclared size (Uppy), checked at completion. */
+    contentLength: number | null;
     checksumSha256?: string | null;
     expiresIn: number;
   }): Promise<PresignedPut>;

@@ -244,7 +244,7 @@ export class S3Storage implements StoragePort {
     key: string;
     uploadId: string;
     partNumber: number;
-    contentLength: number;
+    contentLength: number | null;
     checksumSha256?: string | null;
     expiresIn: number;
   }): Promise<{ url: string; headers: Record<string, string> }> {
@@ -253,11 +253,15 @@ export class S3Storage implements StoragePort {
       Key: input.key,
       UploadId: input.uploadId,
       PartNumber: input.partNumber,
-      ContentLength: input.contentLength,
+      ...(input.contentLength !== null ? { ContentLength: input.contentLength } : {}),
       ...(input.checksumSha256 ? { ChecksumSHA256: input.checksumSha256 } : {}),
     });
-    const signed = ['content-length'];
-    const headers: Record<string, string> = { 'Content-Length': String(input.contentLength) };
+    const signed: string[] = [];
+    const headers: Record<string, string> = {};
+    if (input.contentLength !== null) {
+      signed.push('content-length');
+      headers['Content-Length'] = String(input.contentLength);
+    }
     if (input.checksumSha256) {
       signed.push('x-amz-checksum-sha256');
       headers['x-amz-checksum-sha256'] = input.checksumSha256;
