@@ -183,9 +183,10 @@ class Page {
       const page = await this.client.listFiles({ limit: 50, cursor: append ? (this.cursor ?? undefined) : undefined });
       const tbody = $('files').querySelector('tbody')!;
       if (!append) tbody.replaceChildren();
-      for (const f of page.items) tbody.append(this.fileRow(f));
+      // Deleted files stay in the API's list (status deleted) but not on the page.
+      for (const f of page.items) if (f.status !== 'deleted') tbody.append(this.fileRow(f));
       this.cursor = page.nextCursor;
-      $('more').hidden = !page.nextCursor;
+      $('more').hidden = !page.nextCursor || page.items.length < 50;
       $('files-empty').hidden = tbody.children.length > 0;
     } catch (err) {
       this.fail(err);
