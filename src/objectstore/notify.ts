@@ -130,7 +130,7 @@ function eventMatches(patterns: string[], eventName: string): boolean {
 
 /** URL-encodes a key as S3 does in event records (form encoding: space → '+'). */
 export function eventKey(key: string): string {
-  return encodeURIComponent(key).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 interface QueueItem {

@@ -273,9 +273,12 @@ export class S3Server implements Server {
         const server = this.http;
         if (server) {
           const done = new Promise<void>((r) => server.close(() => r()));
+          // in-flight requests finish; keep-alive sockets are closed as soon as they go idle; stragglers after 10 s
           server.closeIdleConnections();
+          const idle = setInterval(() => server.closeIdleConnections(), 50);
           const t = setTimeout(() => server.closeAllConnections(), 10_000);
           await done;
+          clearInterval(idle);
           clearTimeout(t);
         }
         this.notifier.close();
