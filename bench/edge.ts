@@ -20,7 +20,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { createEdgeSigner } from '../src/cdn/edge.ts';
-import { startEdge } from '../src/edge/server.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { EdgeOptions } from '../src/edge/server.ts';
 import { BenchSkip, result, type BenchOptions, type BenchResult } from './lib/types.ts';
 
 const MiB = 1024 * 1024;
@@ -75,6 +77,43 @@ async function* pattern(size: number): AsyncGenerator<Buffer> {
     yield n === block.length ? block : block.subarray(0, n);
     left -= n;
   }
+}
+
+/** Starts bench/lib/edge-child.ts in its own node process (BENCH_EDGE_INPROCESS=1: in this one); resolves with its URL. */
+async function startEdgeProcess(opts: EdgeOptions): Promise<{ url: string; child?: ChildProcess; close(): Promise<void> }> {
+  if (process.env.BENCH_EDGE_INPROCESS === '1') {
+    const { startEdge } = await import('../src/edge/server.ts');
+    const e = await startEdge(opts);
+    return { url: e.url, close: () => e.close() };
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench', 'lib', 'edge-child.ts')], {
+    env: { ...process.env, BENCH_EDGE_OPTIONS: JSON.stringify(opts) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((res, rej) => {
+    const rl = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => rej(new Error('edge child did not start within 60 s')), 60_000);
+    rl.on('line', (line) => {
+      if (line.startsWith('READY ')) {
+        clearTimeout(timer);
+        res(line.slice(6).trim());
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`edge child exited with ${code}`));
+    });
+  });
+  return {
+    url,
+    child,
+    close: () =>
+      new Promise<void>((res) => {
+        if (child.exitCode !== null) return res();
+        child.once('exit', () => res());
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 /** GET through node:http, discarding the body; resolves with the byte count. */
@@ -142,7 +181,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
   const keyPairId = 'KBENCHEDGE0001';
-  let edge: Awaited<ReturnType<typeof startEdge>> | undefined;
+  let edge: Awaited<ReturnType<typeof startEdgeProcess>> | undefined;
   const clientAgent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -157,7 +196,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       client.send(new PutObjectCommand({ Bucket: bucket, Key: smallKeys[i]!, Body: smallBody, ContentType: 'image/png' })),
     );
 
-    edge = await startEdge({
+    edge = await startEdgeProcess({
       s3: { endpoint: store.endpoint, region: 'us-east-1', credentials: store.credentials, bucket },
       publicKeys: { [keyPairId]: publicKey },
     });
@@ -197,7 +236,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
         unit: 'MiB/s',
         target: 0.8,
         baselineName: `S3 GetObject from ${store.name} (SDK, streamed)`,
-        note: `median of ${reps}; edge verifies the signature then streams GetObject → response`,
+        note: `median of ${reps}; the edge runs in its own process (as \`stowage edge\`), verifies the signature, then streams GetObject → response`,
       }),
       result({
         figure: `edge GET ${smallRequests} small files @${CONCURRENCY}`,
