@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from './lib/machine.ts';
 import { postgresVersion, startBenchPostgres, type BenchPostgres } from './lib/postgres.ts';
-import { renderMarkdown, renderSvg, renderTable, summary, fmtDuration, type BenchReport, type ModuleReport } from './lib/report.ts';
+import { busyWarning, renderMarkdown, renderSvg, renderTable, summary, fmtDuration, type BenchReport, type ModuleReport } from './lib/report.ts';
 import type { BenchResult } from './lib/types.ts';
 
 /** Every module, in running order. A module is the file bench/<name>.ts exporting run(opts). */
@@ -78,7 +78,7 @@ try {
 }
 
 const finishedAt = new Date();
-const machine = { ...machineInfo(pgVersion), loadAverage1m: loadAtStart };
+const machine = { ...machineInfo(pgVersion), loadAverage1m: loadAtStart, loadAverage1mEnd: machineInfo(null).loadAverage1m };
 const report: BenchReport = {
   startedAt: startedAt.toISOString(),
   finishedAt: finishedAt.toISOString(),
@@ -99,8 +99,10 @@ console.log(renderTable(report));
 console.log('');
 console.log(
   `${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.postgres ?? 'no Postgres'}; ` +
-    `load ${machine.loadAverage1m} at start`,
+    `load average ${machine.loadAverage1m} at start, ${machine.loadAverage1mEnd} at the end`,
 );
+const busy = busyWarning(machine);
+if (busy) console.log(`WARNING: ${busy}`);
 console.log(
   `${s.pass} pass, ${s.fail} fail, ${s.info} informational, ${s.skipped} skipped, ${s.errors} errors — ` +
     `the ${quick ? 'quick ' : ''}run took ${fmtDuration(report.durationSeconds)}`,

@@ -8,7 +8,10 @@ export interface MachineInfo {
   os: string;
   node: string;
   postgres: string | null;
+  /** 1-minute load average when the run started. */
   loadAverage1m: number;
+  /** 1-minute load average when the run ended. */
+  loadAverage1mEnd?: number;
   hostname: string;
 }
 

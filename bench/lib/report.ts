@@ -152,7 +152,12 @@ export function renderMarkdown(report: BenchReport): string {
   out.push('');
   out.push(`- Command: \`${report.command}\``);
   out.push(`- Started ${report.startedAt}, finished ${report.finishedAt}; the run took **${fmtDuration(report.durationSeconds)}**.`);
-  out.push(`- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.os}, load average ${m.loadAverage1m} at start`);
+  out.push(
+    `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.os}, load average ${m.loadAverage1m} at start` +
+      (m.loadAverage1mEnd !== undefined ? `, ${m.loadAverage1mEnd} at the end` : ''),
+  );
+  const busy = busyWarning(m);
+  if (busy) out.push(`- **${busy}**`);
   out.push(`- Node ${m.node}; ${m.postgres ?? 'Postgres not used'}`);
   out.push(`- Result: ${s.pass} pass, ${s.fail} fail, ${s.info} informational, ${s.skipped} skipped, ${s.errors} errors`);
   out.push('');
@@ -182,6 +187,13 @@ export function renderMarkdown(report: BenchReport): string {
   out.push('![ratios against targets](ratios.svg)');
   out.push('');
   return out.join('\n');
+}
+
+/** A warning when other work was competing for the machine (load average above the core count). */
+export function busyWarning(m: MachineInfo): string | null {
+  const load = Math.max(m.loadAverage1m, m.loadAverage1mEnd ?? 0);
+  if (load <= m.cores) return null;
+  return `The machine was busy (load average up to ${load} on ${m.cores} cores): absolute numbers are depressed and noisy; same-run ratios less so, but baselines and Stowage did not run at the same instant.`;
 }
 
 export function fmtDuration(seconds: number): string {
@@ -252,7 +264,7 @@ export function renderSvg(report: BenchReport): string {
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   o.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   o.push(`<text x="12" y="22" font-size="15" font-weight="bold">${esc(`Stowage vs same-run baselines${report.quick ? ' (quick)' : ''}`)}</text>`);
-  o.push(`<text x="12" y="40" fill="#555">${esc(`${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, Node ${report.machine.node}, ${report.machine.postgres ?? 'no Postgres'} — ${report.finishedAt}`)}</text>`);
+  o.push(`<text x="12" y="40" fill="#555">${esc(`${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, Node ${report.machine.node}, ${report.machine.postgres ?? 'no Postgres'} — ${report.finishedAt}${busyWarning(report.machine) ? ` — busy machine (load up to ${Math.max(report.machine.loadAverage1m, report.machine.loadAverage1mEnd ?? 0)})` : ''}`)}</text>`);
   o.push(`<text x="12" y="56" fill="#555">${esc('bar = Stowage ÷ baseline (log scale); black tick = target; absolute limits drawn as value ÷ limit')}</text>`);
   const bottom = top + Math.max(1, pts.length) * rowH;
   for (let e = loE; e <= hiE; e++) {

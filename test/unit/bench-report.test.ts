@@ -87,6 +87,9 @@ describe('report rendering', () => {
     expect(md).toContain('took **1 min 0 s**');
     expect(md).toContain('| control-plane | create rps | 1,500 req/s | 2,000 req/s | 0.75× | ≥ 0.60× | pass |');
     expect(md).toContain('baseline: raw <insert>');
+    expect(md).not.toContain('machine was busy');
+    const busy = renderMarkdown({ ...report(), machine: { ...machine, loadAverage1mEnd: 9 } });
+    expect(busy).toContain('load average up to 9 on 2 cores');
   });
 
   it('draws well-formed SVG with a bar and a target tick per plotted figure', () => {
