@@ -28,7 +28,7 @@ if (unknown.length) {
 }
 const selected = names.length ? MODULES.filter((m) => names.includes(m)) : [...MODULES];
 /** Hard limit per module; a hung module is killed and reported as an error. */
-const moduleTimeoutMs = Number(process.env.BENCH_MODULE_TIMEOUT_MS) || (quick ? 110_000 : 45 * 60_000);
+const moduleTimeoutMs = Number(process.env.BENCH_MODULE_TIMEOUT_MS) || (quick ? 300_000 : 45 * 60_000);
 
 const log = (m: string): void => console.error(m);
 const startedAt = new Date();
