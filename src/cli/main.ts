@@ -7,6 +7,8 @@ import { startCommand } from './commands/start.ts';
 import { serveCommand } from './commands/serve.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { tokenCommand } from './commands/token.ts';
+import { workerCommand } from './commands/worker.ts';
+import { cleanupCommand } from './commands/cleanup.ts';
 import { edgeCommand } from './commands/edge.ts';
 
 const commands: Command[] = [startCommand, serveCommand, migrateCommand, tokenCommand, edgeCommand];

@@ -11,6 +11,7 @@ import { usageRoutes } from './routes/usage.ts';
 import { healthRoutes } from './routes/health.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { multipartRoutes } from './routes/multipart.ts';
+import { uppyRoutes, uppyTokenRoutes } from './routes/uppy.ts';
 import { downloadsRoutes } from './routes/downloads.ts';
 import { installMultipart } from '../services/multipart.ts';
 import { errors } from '../errors/index.ts';
@@ -31,10 +32,10 @@ export interface BuildServerOptions {
 }
 
 /** Routes under /v1 that require a bearer token. Add new resource plugins here. */
-const AUTHENTICATED_ROUTES: FastifyPluginAsync<RouteOptions>[] = [uploadsRoutes, multipartRoutes, filesRoutes, usageRoutes, downloadsRoutes];
+const AUTHENTICATED_ROUTES: FastifyPluginAsync<RouteOptions>[] = [uploadsRoutes, multipartRoutes, uppyTokenRoutes, filesRoutes, usageRoutes, downloadsRoutes];
 
 /** Routes that do not use bearer auth (health; later: storage events, web page, docs). */
-const PUBLIC_ROUTES: FastifyPluginAsync<RouteOptions>[] = [healthRoutes, eventsRoutes];
+const PUBLIC_ROUTES: FastifyPluginAsync<RouteOptions>[] = [healthRoutes, eventsRoutes, uppyRoutes];
 
 export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
   installMultipart();

@@ -13,6 +13,7 @@ import { startEmbeddedPostgres } from '../../db/embedded.ts';
 import { DEFAULT_UPLOAD_CORS } from '../../storage/s3-adapter.ts';
 import { mintToken } from '../../http/auth.ts';
 import { edgeStartComponent } from '../../edge/start-component.ts';
+import { workersStartComponent } from '../../workers/start-component.ts';
 import { warmWebBundle } from '../../web/build.ts';
 
 /** Shared state of a `start` run: components fill in what later ones read. */
@@ -170,6 +171,8 @@ export const startCommand: Command = {
         onStarted: (rt) => (ctx.api = rt),
         server: { devPageToken: devPageTokenMinter(config, workspace, values['no-page-token'] === true) },
       }),
+      // Background workers; with the embedded store, its notifications are pointed at POST /v1/events/s3.
+      workersStartComponent(ctx),
       ...extraComponents.map((f) => f(ctx)).filter((c): c is Component => c !== null),
     ];
     const stop = await startAll(components, log);

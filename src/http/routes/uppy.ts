@@ -1,0 +1,95 @@
+// Companion-compatible S3 endpoints for the official @uppy/aws-s3 plugin, authenticated by an upload token in the
+// path: point Uppy 6's `companionEndpoint` (Uppy 5's `endpoint`) at `{base}/v1/uppy/{token}`. Mint tokens with
+// POST /v1/uppy/tokens (bearer auth). CORS is open here: the token is the credential, and Uppy runs in browsers.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { RouteOptions } from '../types.ts';
+import { parseInput } from '../validation.ts';
+import {
+  mintUppyToken,
+  resolveUppyToken,
+  uppyAbort,
+  uppyComplete,
+  uppyCreateMultipart,
+  uppyListParts,
+  uppyParams,
+  uppySignPart,
+} from '../../services/uppy.ts';
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+  'access-control-allow-headers': 'content-type, accept, uppy-versions, uppy-credentials-params',
+  'access-control-max-age': '600',
+};
+
+/** `metadata[name]=x&metadata[type]=y` (how Uppy sends metadata in a query) → {name: 'x', type: 'y'}. */
+function queryMetadata(query: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(query)) {
+    const m = /^metadata\[(.+)\]$/.exec(k);
+    if (m && typeof v === 'string') out[m[1]!] = v;
+  }
+  return out;
+}
+
+type Query = Record<string, unknown>;
+
+/** Public routes under /v1/uppy/:token/s3 (the token authenticates). */
+export const uppyRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }) => {
+  app.addHook('onSend', async (_req, reply, payload) => {
+    for (const [k, v] of Object.entries(CORS_HEADERS)) reply.header(k, v);
+    return payload;
+  });
+  app.options('/v1/uppy/*', async (_req, reply) => reply.code(204).send());
+
+  const auth = (req: FastifyRequest) => resolveUppyToken(deps, (req.params as { token: string }).token);
+  const base = '/v1/uppy/:token/s3';
+
+  app.get(`${base}/params`, async (req) => {
+    const q = req.query as Query;
+    return uppyParams(deps, await auth(req), { filename: q.filename, type: q.type, metadata: queryMetadata(q), method: q.method as string });
+  });
+
+  app.post(`${base}/multipart`, async (req) => {
+    const b = (req.body ?? {}) as { filename?: unknown; type?: unknown; metadata?: unknown };
+    return uppyCreateMultipart(deps, await auth(req), { filename: b.filename, type: b.type, metadata: b.metadata });
+  });
+
+  app.get(`${base}/multipart/:uploadId/:partNumber`, async (req) => {
+    const p = req.params as { uploadId: string; partNumber: string };
+    return uppySignPart(deps, await auth(req), p.uploadId, p.partNumber, (req.query as Query).key);
+  });
+
+  app.get(`${base}/multipart/:uploadId`, async (req) => {
+    const p = req.params as { uploadId: string };
+    return uppyListParts(deps, await auth(req), p.uploadId, (req.query as Query).key);
+  });
+
+  app.post(`${base}/multipart/:uploadId/complete`, async (req) => {
+    const p = req.params as { uploadId: string };
+    return uppyComplete(deps, await auth(req), p.uploadId, (req.query as Query).key, req.body);
+  });
+
+  app.delete(`${base}/multipart/:uploadId`, async (req) => {
+    const p = req.params as { uploadId: string };
+    return uppyAbort(deps, await auth(req), p.uploadId, (req.query as Query).key);
+  });
+};
+
+const tokenBody = z.object({ ttlSeconds: z.number().int().optional() }).nullish();
+
+/** POST /v1/uppy/tokens (bearer auth): a short-lived upload token for the caller's workspace. */
+export const uppyTokenRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }) => {
+  app.post('/uppy/tokens', async (req, reply) => {
+    const body = parseInput(tokenBody, req.body) ?? {};
+    const { token, expiresAt } = await mintUppyToken(deps, {
+      workspaceId: req.auth.workspaceId,
+      subject: req.auth.subject,
+      ttlSeconds: body.ttlSeconds,
+    });
+    const origin = `${req.protocol}://${req.headers.host ?? `${deps.config.host}:${deps.config.port}`}`;
+    reply.code(201);
+    return { token, endpoint: `${origin}/v1/uppy/${token}`, expiresAt: expiresAt.toISOString() };
+  });
+};
