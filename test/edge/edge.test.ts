@@ -259,6 +259,29 @@ describe.each(edgeTargets())('local edge on $name (signed URLs through the edge)
     expect(pre.headers['access-control-allow-headers']).toContain('range');
   });
 
+  it('behind a proxy: public URL with a path prefix (signed for it, Host header ignored)', async () => {
+    const proxied = await startEdge({
+      s3: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, bucket: s3.bucket },
+      publicKeys: { [KID]: kp.publicKey },
+      publicUrl: 'https://cdn.example.com/files',
+    });
+    try {
+      const cdn = createEdgeSigner({ baseUrl: 'https://cdn.example.com/files', keyPairId: KID, privateKey: kp.privateKey });
+      const { url } = await cdn.sign({ key: keyA, filename: 'a.pdf', contentType: 'application/pdf', ttlSeconds: 60, now: now() });
+      const p = url.slice('https://cdn.example.com'.length);
+      expect(p.startsWith('/files/workspaces/')).toBe(true);
+      const r = await get(proxied.url, p);
+      expect(r.status).toBe(200);
+      expect(r.body.equals(bodyA)).toBe(true);
+      // The same URL against an edge that trusts the Host header does not verify (different origin signed).
+      expect((await get(edge.url, p)).status).toBe(403);
+      // A URL signed for the listening address is refused by the proxied edge.
+      expect((await get(proxied.url, pathOf((await sign(keyA)).url))).status).toBe(403);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('same-window requests get the identical URL', async () => {
     const t = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
     const a = await sign(keyA, { now: t });
