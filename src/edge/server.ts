@@ -204,7 +204,8 @@ export function createEdgeHandler(opts: EdgeOptions): {
     let clientIp = req.socket.remoteAddress;
     if (opts.trustProxy) {
       const xff = firstHeader(req.headers['x-forwarded-for']);
-      if (xff) clientIp = xff.split(',')[0]!.trim();
+      // The last entry is the one our (trusted) proxy added; earlier ones are whatever the client sent.
+      if (xff) clientIp = xff.split(',').at(-1)!.trim();
     }
     const verdict = verifySignedRequest({ resource, creds, keys, now: now(), clientIp });
     if (!verdict.ok) {
