@@ -44,8 +44,17 @@ const cleanup = async (): Promise<void> => {
   if (pgServer) await pgServer.stop();
   pgServer = null;
 };
+/** Process group of the module running now (modules run detached, so a Ctrl-C must be passed on). */
+let currentGroup: number | null = null;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
+    if (currentGroup !== null) {
+      try {
+        process.kill(-currentGroup, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
     void cleanup().finally(() => process.exit(130));
   });
 }
@@ -132,6 +141,7 @@ function runModule(name: string, databaseUrl: string | undefined): Promise<Omit<
     });
     stream?.on('end', () => buf && process.stderr.write(`  [${name}] ${buf}\n`));
   };
+  currentGroup = child.pid ?? null;
   prefix(child.stdout);
   prefix(child.stderr);
   return new Promise((resolve) => {
@@ -150,6 +160,7 @@ function runModule(name: string, databaseUrl: string | undefined): Promise<Omit<
     }, moduleTimeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      currentGroup = null;
       // Anything the module left behind in its process group goes too.
       killGroup('SIGKILL');
       let parsed: { status: 'ok' | 'skipped' | 'error'; reason?: string; results: BenchResult[] } | null = null;
