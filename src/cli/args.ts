@@ -5,6 +5,8 @@ export interface FlagSpec {
   description: string;
   /** Shown in help as the value's name (string flags). */
   value?: string;
+  /** A one-letter alias, e.g. 'o' for -o. */
+  short?: string;
 }
 
 export class UsageError extends Error {}
@@ -29,12 +31,14 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
       help = true;
       continue;
     }
-    if (!arg.startsWith('--')) {
+    const shortName = /^-([a-zA-Z])$/.test(arg) ? Object.keys(spec).find((k) => spec[k]!.short === arg[1]) : undefined;
+    if (/^-[a-zA-Z]$/.test(arg) && !shortName) throw new UsageError(`unknown option ${arg}`);
+    if (!arg.startsWith('--') && !shortName) {
       positionals.push(arg);
       continue;
     }
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const eq = shortName ? -1 : arg.indexOf('=');
+    const name = shortName ?? (eq === -1 ? arg.slice(2) : arg.slice(2, eq));
     const flag = spec[name];
     if (!flag) throw new UsageError(`unknown option --${name}`);
     if (flag.type === 'boolean') {
@@ -62,7 +66,7 @@ export function formatHelp(usage: string, summary: string, spec: Record<string, 
   const entries = Object.entries(spec);
   if (entries.length > 0) {
     lines.push('', 'Options:');
-    const labels = entries.map(([n, f]) => `--${n}${f.type === 'string' ? ` <${f.value ?? 'value'}>` : ''}`);
+    const labels = entries.map(([n, f]) => `${f.short ? `-${f.short}, ` : ''}--${n}${f.type === 'string' ? ` <${f.value ?? 'value'}>` : ''}`);
     const width = Math.max(...labels.map((l) => l.length), 10);
     entries.forEach(([, f], i) => lines.push(`  ${labels[i]!.padEnd(width)}  ${f.description}`));
   }

@@ -7,11 +7,29 @@ import { startCommand } from './commands/start.ts';
 import { serveCommand } from './commands/serve.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { tokenCommand } from './commands/token.ts';
+import { workspaceCommand } from './commands/workspace.ts';
+import { uploadCommand } from './commands/upload.ts';
+import { downloadCommand, lsCommand, rmCommand } from './commands/files.ts';
+import { s3Command } from './commands/s3.ts';
 import { workerCommand } from './commands/worker.ts';
 import { cleanupCommand } from './commands/cleanup.ts';
 import { edgeCommand } from './commands/edge.ts';
 
-const commands: Command[] = [startCommand, serveCommand, migrateCommand, tokenCommand, edgeCommand];
+const commands: Command[] = [
+  startCommand,
+  serveCommand,
+  migrateCommand,
+  tokenCommand,
+  edgeCommand,
+  workspaceCommand,
+  uploadCommand,
+  lsCommand,
+  downloadCommand,
+  rmCommand,
+  s3Command,
+  workerCommand,
+  cleanupCommand,
+];
 
 /** Commands implemented elsewhere that parse their own argv (edge, workers…): name → runner. */
 const external: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
