@@ -37,6 +37,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
       // Fastify's own client errors: malformed JSON, unsupported media type, body too large…
       const code = (err as FastifyError).code;
       appErr = errors.invalidRequest(err.message, code ? { fastifyCode: code } : undefined);
+    } else if (typeof (err as { code?: unknown }).code === 'string' && /^22[0-9A-Z]{3}$/.test((err as { code: string }).code) && (err as { severity?: unknown }).severity !== undefined) {
+      // Postgres class 22 (data exception: NUL in text, value out of range…) is caused by the request's data.
+      appErr = errors.invalidRequest('Invalid request data', { reason: 'data_exception' });
     } else {
       appErr = toDependencyError(err) ?? errors.internal();
     }

@@ -59,6 +59,21 @@ export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Pr
       const r = reply as unknown as FastifyReply;
       void r.code(e.status).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').send(e.toJSON());
     },
+    // Requests Node's HTTP parser refuses (bad framing, header overflow, timeouts) get the documented JSON shape too.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: import('node:net').Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, text, message] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'Request headers are too large']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout', 'Request timed out']
+            : [400, 'Bad Request', 'Malformed HTTP request'];
+      const body = JSON.stringify(errors.invalidRequest(message).toJSON());
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy(err);
+    },
   }) as unknown as FastifyInstance;
 
   app.addHook('onSend', async (req, reply, payload) => {

@@ -14,6 +14,22 @@ import { toFileView, type FileView } from './views.ts';
 /** S3's limit for a single PutObject / POST upload. */
 export const MAX_SINGLE_UPLOAD_SIZE = 5 * 1024 * 1024 * 1024;
 export const MAX_METADATA_BYTES = 4096;
+export const MAX_METADATA_DEPTH = 16;
+
+/** True when a JSON value nests deeper than `max` levels (iterative: safe on hostile input). */
+export function jsonDepthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  let visited = 0;
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d >= max) return true;
+    // Width is bounded by the byte limit checked next; stop walking huge values early.
+    if (++visited > 100_000) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return false;
+}
 const SHA256_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 
 export interface CreateUploadInput {
@@ -79,13 +95,17 @@ export function validateUploadInput(input: CreateUploadInput): ValidatedUpload {
   }
   const metadata = input.metadata ?? {};
   if (typeof metadata !== 'object' || Array.isArray(metadata)) problems.metadata = 'must be a JSON object';
+  // Measured without recursion first: JSON.stringify of a deeply nested value overflows the stack (a 500).
+  else if (jsonDepthExceeds(metadata, MAX_METADATA_DEPTH)) problems.metadata = `must be nested at most ${MAX_METADATA_DEPTH} levels deep`;
+  // Postgres text and jsonb cannot hold NUL: refuse it here (a 400 naming the field) rather than fail at INSERT.
+  else if (/(?<!\\)(?:\\\\)*\\u0000/.test(JSON.stringify(metadata))) problems.metadata = 'must not contain NUL characters';
   else if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
     problems.metadata = `must be at most ${MAX_METADATA_BYTES} bytes of JSON`;
   }
   const method = input.method ?? 'put';
   if (!['put', 'post', 'multipart'].includes(method)) problems.method = 'must be put, post or multipart';
   const fingerprint = input.fingerprint ?? null;
-  if (fingerprint !== null && (typeof fingerprint !== 'string' || fingerprint.length === 0 || fingerprint.length > 256)) {
+  if (fingerprint !== null && (typeof fingerprint !== 'string' || fingerprint.length === 0 || fingerprint.length > 256 || fingerprint.includes('\0'))) {
     problems.fingerprint = 'must be a string of 1 to 256 characters';
   }
   if (Object.keys(problems).length > 0) {
