@@ -82,7 +82,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
         unit: 'req/s',
         target: 0.6,
         baselineName,
-        note: `${create.ok} requests in ${create.seconds} s over ${WORKSPACES} workspaces, API process ${apiCpuMsPerCreate.toFixed(2)} CPU-ms per request (${stack.apiCommand}); raw ${raw.requests} inserts in ${raw.seconds.toFixed(1)} s`,
+        note: `${create.ok} requests in ${create.seconds} s over ${WORKSPACES} workspaces, API process ${apiCpuMsPerCreate.toFixed(2)} CPU-ms per request (${stack.apiCommand}, default DATABASE_POOL_MAX); raw ${raw.requests} inserts in ${raw.seconds.toFixed(1)} s`,
       }),
       result({
         figure: `POST /v1/uploads p99 latency @${CONNECTIONS}`,
