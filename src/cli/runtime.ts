@@ -26,8 +26,25 @@ export interface Component {
   stop(): Promise<void>;
 }
 
+// A signal that arrives while components are still starting must not kill the process half-way (leaving embedded
+// Postgres behind): startAll catches it, and runUntilSignal acts on it as soon as it takes over.
+let pendingSignal: NodeJS.Signals | null = null;
+const earlyHandler = (signal: NodeJS.Signals) => {
+  if (pendingSignal) process.exit(1); // a second signal while starting: give up at once
+  pendingSignal = signal;
+};
+function catchSignalsEarly(): void {
+  process.on('SIGINT', earlyHandler);
+  process.on('SIGTERM', earlyHandler);
+}
+function releaseEarlySignals(): void {
+  process.off('SIGINT', earlyHandler);
+  process.off('SIGTERM', earlyHandler);
+}
+
 /** Starts components in order; if one fails, stops those already started and rethrows. */
 export async function startAll(components: Component[], log: Logger): Promise<() => Promise<void>> {
+  catchSignalsEarly();
   const started: Component[] = [];
   const stopAll = async () => {
     for (const c of [...started].reverse()) {
@@ -48,6 +65,7 @@ export async function startAll(components: Component[], log: Logger): Promise<()
     } catch (err) {
       log.error({ err, component: c.name }, 'start failed');
       await stopAll();
+      releaseEarlySignals();
       throw err;
     }
   }
@@ -85,5 +103,7 @@ export function runUntilSignal(stop: () => Promise<void>, log: Logger, timeoutMs
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    releaseEarlySignals();
+    if (pendingSignal) onSignal(pendingSignal);
   });
 }

