@@ -33,8 +33,10 @@ function toRow(r: Record<string, unknown>): WorkspaceRow {
   };
 }
 
-/** Returns the workspace, creating it with the default limits on first use. */
+/** Returns the workspace, creating it with the default limits on first use (one SELECT once it exists). */
 export async function ensureWorkspace(q: Queryable, id: string, defaults: WorkspaceDefaults): Promise<WorkspaceRow> {
+  const existing = await getWorkspace(q, id);
+  if (existing) return existing;
   const inserted = await q.query(
     `INSERT INTO workspaces (id, max_file_size, allowed_content_types, quota_bytes, max_files, max_pending)
      VALUES ($1, $2, $3, $4, $5, $6)
@@ -43,9 +45,9 @@ export async function ensureWorkspace(q: Queryable, id: string, defaults: Worksp
     [id, defaults.maxFileSize, defaults.allowedContentTypes, defaults.quotaBytes, defaults.maxFiles, defaults.maxPending],
   );
   if (inserted.rows[0]) return toRow(inserted.rows[0]);
-  const existing = await getWorkspace(q, id);
-  if (!existing) throw new Error(`workspace ${id} vanished`);
-  return existing;
+  const raced = await getWorkspace(q, id); // created concurrently
+  if (!raced) throw new Error(`workspace ${id} vanished`);
+  return raced;
 }
 
 export async function getWorkspace(q: Queryable, id: string): Promise<WorkspaceRow | null> {
