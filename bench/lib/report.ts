@@ -242,7 +242,8 @@ export function plotted(report: Pick<BenchReport, 'modules'>): Plotted[] {
 export function renderSvg(report: BenchReport): string {
   const pts = plotted(report);
   const rowH = 26;
-  const left = 360;
+  const maxLabel = Math.min(72, Math.max(10, ...pts.map((p) => p.label.length)));
+  const left = Math.round(24 + maxLabel * 6.7);
   const plotW = 420;
   const right = 230;
   const top = 64;
@@ -257,8 +258,11 @@ export function renderSvg(report: BenchReport): string {
       hi = Math.max(hi, v);
     }
   }
-  const loE = Math.floor(Math.log10(lo));
-  const hiE = Math.ceil(Math.log10(hi));
+  // A little room on both sides, so no bar end or target tick sits on the frame.
+  let loE = Math.floor(Math.log10(lo));
+  if (Math.log10(lo) - loE < 0.25) loE -= 1;
+  let hiE = Math.ceil(Math.log10(hi));
+  if (hiE - Math.log10(hi) < 0.25) hiE += 1;
   const x = (v: number): number => left + ((Math.log10(v) - loE) / (hiE - loE)) * plotW;
   const o: string[] = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
@@ -276,7 +280,7 @@ export function renderSvg(report: BenchReport): string {
   pts.forEach((p, i) => {
     const y = top + i * rowH;
     const colour = p.pass === null ? '#9e9e9e' : p.pass ? '#2e7d32' : '#c62828';
-    const label = p.label.length > 58 ? `${p.label.slice(0, 57)}…` : p.label;
+    const label = p.label.length > maxLabel ? `${p.label.slice(0, maxLabel - 1)}…` : p.label;
     o.push(`<text x="${left - 8}" y="${y + 16}" text-anchor="end">${esc(label)}</text>`);
     const x0 = x(10 ** loE);
     o.push(`<rect x="${x0.toFixed(1)}" y="${y + 5}" width="${Math.max(1, x(p.value) - x0).toFixed(1)}" height="${rowH - 10}" fill="${colour}" opacity="0.85"><title>${esc(`${p.label}: ${p.text}`)}</title></rect>`);
