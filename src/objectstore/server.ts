@@ -244,7 +244,7 @@ export class S3Server implements Server {
   async start(): Promise<ObjectStore> {
     await this.store.open();
     await this.notifier.open();
-    const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000, highWaterMark: 1 << 20 } as http.ServerOptions, (req, res) => {
+    const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 } as http.ServerOptions, (req, res) => {
       void this.handle(req, res);
     });
     // an idle socket (no bytes either way) for 5 minutes is dropped; a slow but moving 5 GiB part is never cut off
