@@ -112,6 +112,25 @@ describe.each(apiTargets())('uploads on $name', (t) => {
     expect(d.body.error.details.reason).toBe('checksum_mismatch');
   });
 
+  test('PUT: bytes that do not match the declared checksum never become available', async () => {
+    const ws = randomWorkspaceId();
+    const body = Buffer.from('actual bytes....');
+    const declared = sha256b64(Buffer.from('other bytes.....'));
+    const c = await create(ws, { filename: 'a.txt', contentType: 'text/plain', size: body.length, checksumSha256: declared });
+    expect(c.body.upload.headers['x-amz-checksum-sha256']).toBe(declared);
+    const put = await uploadPut(c.body.upload, body);
+    const d = await complete(ws, c.body.file.id);
+    if (put.status === 200) {
+      // A store that does not check x-amz-checksum-sha256 itself: Stowage's own check rejects it.
+      expect(d.status).toBe(422);
+      expect(d.body.error.details.reason).toBe('checksum_mismatch');
+    } else {
+      expect(put.status).toBe(400); // BadDigest
+      expect(d.body.error.code).toBe('upload_not_found_in_storage');
+    }
+    expect(await usage(ws)).toMatchObject({ usedBytes: 0, fileCount: 0 });
+  });
+
   test('POST form: a body of another size is refused by storage (content-length-range)', async () => {
     const ws = randomWorkspaceId();
     const c = await create(ws, { filename: 'a.txt', contentType: 'text/plain', size: 5, method: 'post' });
