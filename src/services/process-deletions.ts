@@ -20,6 +20,8 @@ export interface ProcessDeletionsOptions {
   maxBatches?: number;
   /** Parallel AbortMultipartUpload calls within a batch. */
   abortConcurrency?: number;
+  /** Batches in flight at once (each its own transaction and DeleteObjects call; default 4). */
+  parallel?: number;
 }
 
 export interface ProcessDeletionsResult {
@@ -38,15 +40,22 @@ export function retryDelaySeconds(attempts: number): number {
 export async function processDeletions(deps: WorkerDeps, opts: ProcessDeletionsOptions = {}): Promise<ProcessDeletionsResult> {
   const batchSize = Math.min(MAX_BATCH, Math.max(1, opts.batchSize ?? MAX_BATCH));
   const out: ProcessDeletionsResult = { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 };
-  while (opts.maxBatches === undefined || out.batches < opts.maxBatches) {
-    const r = await processOneBatch(deps, batchSize, opts.abortConcurrency ?? 16);
-    if (r.claimed === 0) break;
-    out.batches += 1;
-    out.deleted += r.deleted;
-    out.abortedUploads += r.aborted;
-    out.failed += r.failed;
-    if (r.failed === r.claimed) break; // storage is failing everything: leave the rest for the next run
-  }
+  let started = 0;
+  let done = false;
+  // Several claim loops share the outbox through SKIP LOCKED, exactly as separate workers would.
+  const loop = async () => {
+    while (!done && (opts.maxBatches === undefined || started < opts.maxBatches)) {
+      started += 1;
+      const r = await processOneBatch(deps, batchSize, opts.abortConcurrency ?? 16);
+      if (r.claimed === 0) break;
+      out.batches += 1;
+      out.deleted += r.deleted;
+      out.abortedUploads += r.aborted;
+      out.failed += r.failed;
+      if (r.failed === r.claimed) done = true; // storage is failing everything: leave the rest for the next run
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 4) }, loop));
   return out;
 }
 

@@ -24,6 +24,8 @@ export interface SweepExpiredOptions {
   batchSize?: number;
   maxBatches?: number;
   headConcurrency?: number;
+  /** Batches in flight at once (each its own transaction; default 2). */
+  parallel?: number;
 }
 
 export interface SweepExpiredResult {
@@ -49,46 +51,52 @@ export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): 
   // Rows handed to the completion function in this run are not claimed again by it (if completion fails, e.g.
   // storage is down, the next run retries them).
   const handedOver: string[] = [];
-  while (opts.maxBatches === undefined || out.batches < opts.maxBatches) {
-    const now = deps.now();
-    const batch = await withTransaction(deps.db, async (tx) => {
-      const rows = await claimExpiredPending(tx, now, batchSize, handedOver);
-      if (rows.length === 0) return null;
-      const probe = await probeStorage(deps, rows, opts.headConcurrency ?? 16);
-      const arrived: FileRow[] = [];
-      const expire: FileRow[] = [];
-      for (const r of rows) {
-        const obj = probe.found.get(r.objectKey);
-        // A multipart object exists only once completed, so any size is worth verifying; a PUT/POST object of another
-        // size than declared can never verify (size 0: not declared, as with Uppy — measured when settled).
-        if (obj && (r.uploadMethod === 'multipart' || obj.size === r.size || r.size === 0)) arrived.push(r);
-        else expire.push(r);
-      }
-      const won = await transitionMany(tx, {
-        fileIds: expire.map((r) => r.id),
-        from: ['pending'],
-        to: 'expired',
-        reason: 'expired',
-        fields: { rejectReason: null },
+  let started = 0;
+  const loop = async () => {
+    while (opts.maxBatches === undefined || started < opts.maxBatches) {
+      started += 1;
+      const now = deps.now();
+      const batch = await withTransaction(deps.db, async (tx) => {
+        const rows = await claimExpiredPending(tx, now, batchSize, handedOver);
+        if (rows.length === 0) return null;
+        const probe = await probeStorage(deps, rows, opts.headConcurrency ?? 16);
+        const arrived: FileRow[] = [];
+        const expire: FileRow[] = [];
+        for (const r of rows) {
+          const obj = probe.found.get(r.objectKey);
+          // A multipart object exists only once completed, so any size is worth verifying; a PUT/POST object of another
+          // size than declared can never verify (size 0: not declared, as with Uppy — measured when settled).
+          if (obj && (r.uploadMethod === 'multipart' || obj.size === r.size || r.size === 0)) arrived.push(r);
+          else expire.push(r);
+        }
+        const won = await transitionMany(tx, {
+          fileIds: expire.map((r) => r.id),
+          from: ['pending'],
+          to: 'expired',
+          reason: 'expired',
+          fields: { rejectReason: null },
+        });
+        return { won: won.length, arrived, probe };
       });
-      return { won: won.length, arrived, probe };
-    });
-    if (!batch) break;
-    out.batches += 1;
-    out.expired += batch.won;
-    out.listCalls += batch.probe.listCalls;
-    out.headCalls += batch.probe.headCalls;
-    for (const r of batch.arrived) {
-      handedOver.push(r.id);
-      try {
-        const res = await settleUpload(deps, r);
-        if (res !== 'absent' && res.status === 'available') out.completed += 1;
-        else if (res !== 'absent' && res.status === 'rejected') out.rejected += 1;
-      } catch (err) {
-        deps.log.warn({ err, fileId: r.id }, 'sweeper: completing an expired upload whose object arrived failed; will retry');
+      if (!batch) break;
+      out.batches += 1;
+      out.expired += batch.won;
+      out.listCalls += batch.probe.listCalls;
+      out.headCalls += batch.probe.headCalls;
+      for (const r of batch.arrived) {
+        handedOver.push(r.id);
+        try {
+          const res = await settleUpload(deps, r);
+          if (res !== 'absent' && res.status === 'available') out.completed += 1;
+          else if (res !== 'absent' && res.status === 'rejected') out.rejected += 1;
+        } catch (err) {
+          deps.log.warn({ err, fileId: r.id }, 'sweeper: completing an expired upload whose object arrived failed; will retry');
+        }
       }
     }
-  }
+  };
+  // Several claim loops share the rows through SKIP LOCKED, exactly as separate workers would.
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 2) }, loop));
   if (out.expired + out.completed + out.rejected > 0) deps.log.info(out, 'sweeper: expired uploads processed');
   return out;
 }
