@@ -315,6 +315,7 @@ class Page {
     const handle: UploadHandle = this.client.upload(file, {
       contentType: file.type || 'application/octet-stream',
       onResume: ({ partsPresent, partCount }) => {
+        item.dataset.resumed = `${partsPresent}/${partCount}`;
         detail.textContent = `resuming: ${partsPresent} of ${partCount} parts were already stored`;
       },
       onProgress: (p) => {

@@ -169,6 +169,39 @@ describe.skipIf(!haveChromium)('web page in chromium', () => {
     await page.close();
   });
 
+  test('pause, reload, pick the same file again: the multipart upload resumes from the parts already stored', async () => {
+    const file = path.join(dir, 'resume.bin');
+    const hash = await writeBigFile(file, 120 * MiB);
+    const page = await openPage(1280, 900);
+    page.on('dialog', (d) => void d.accept()); // "leave the page?" while an upload is paused
+    await page.setInputFiles('#file-input', [file]);
+    const item = 'li.upload[data-name="resume.bin"]';
+    // As soon as some part is stored, pause.
+    await page.waitForFunction((sel) => Number(document.querySelector<HTMLElement>(sel)?.dataset.percent ?? 0) > 0, item, { polling: 20 });
+    await page.click(`${item} button:text-is("Pause")`);
+    expect(await page.getAttribute(item, 'data-state')).toBe('paused');
+    expect(await page.isVisible(`${item} button:text-is("Resume")`)).toBe(true);
+
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    // The page remembers the unfinished upload and says how to continue it.
+    expect(await page.textContent('#unfinished')).toContain('resume.bin');
+    await page.setInputFiles('#file-input', [file]);
+    await page.waitForSelector(`${item}[data-state="done"]`, { timeout: 120_000 });
+    const resumed = await page.getAttribute(item, 'data-resumed');
+    expect(resumed, 'onResume reported parts found on the server').toMatch(/^[1-8]\/8$/);
+    expect(await page.isVisible('#unfinished')).toBe(false);
+
+    // One file, complete and intact (no second upload was created).
+    const list = (await (await app.api(workspace, '/v1/files?limit=100')).json()) as { items: Array<{ id: string; filename: string; status: string }> };
+    const mine = list.items.filter((f) => f.filename === 'resume.bin' && f.status !== 'deleted');
+    expect(mine.map((f) => f.status)).toEqual(['available']);
+    const link = (await (await app.api(workspace, `/v1/files/${mine[0]!.id}/download`)).json()) as { url: string };
+    const got = Buffer.from(await (await fetch(link.url)).arrayBuffer());
+    expect(createHash('sha256').update(got).digest('hex')).toBe(hash);
+    await page.close();
+  });
+
   test('delete from the list frees the space; without a dev token the page asks for one', async () => {
     const page = await openPage(1024, 800);
     const name = `gone-${Date.now()}.txt`;
