@@ -214,7 +214,14 @@ export class UploadHandle {
         (!f.expiresAt || Date.parse(f.expiresAt) > now + 60_000),
     );
     if (!candidate) return undefined;
-    const listed = await this.listParts(candidate.id);
+    let listed: ListPartsResponse;
+    try {
+      listed = await this.listParts(candidate.id);
+    } catch (err) {
+      // Gone meanwhile (expired, aborted, completed elsewhere): start afresh.
+      if (err instanceof StowageError && (err.status === 404 || err.status === 409)) return undefined;
+      throw err;
+    }
     if (!listed.partSize || !listed.partCount) return undefined; // a server that does not say the plan: start afresh
     return {
       fileId: candidate.id,
