@@ -3,39 +3,33 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { formatHelp, parseArgs, UsageError } from './args.ts';
 import type { Command } from './command.ts';
-import { startCommand } from './commands/start.ts';
-import { serveCommand } from './commands/serve.ts';
-import { migrateCommand } from './commands/migrate.ts';
-import { tokenCommand } from './commands/token.ts';
-import { workspaceCommand } from './commands/workspace.ts';
-import { uploadCommand } from './commands/upload.ts';
-import { downloadCommand, lsCommand, rmCommand } from './commands/files.ts';
-import { s3Command } from './commands/s3.ts';
-import { workerCommand } from './commands/worker.ts';
-import { cleanupCommand } from './commands/cleanup.ts';
-import { edgeCommand } from './commands/edge.ts';
 
-const commands: Command[] = [
-  startCommand,
-  serveCommand,
-  migrateCommand,
-  tokenCommand,
-  edgeCommand,
-  workspaceCommand,
-  uploadCommand,
-  lsCommand,
-  downloadCommand,
-  rmCommand,
-  s3Command,
-  workerCommand,
-  cleanupCommand,
+/**
+ * Every command, loaded only when used: `stowage ls` must not pay for the AWS SDK, pg and Fastify that `start` needs.
+ * Order = order in `stowage --help`.
+ */
+const loaders: Array<[name: string, load: () => Promise<Command>]> = [
+  ['start', async () => (await import('./commands/start.ts')).startCommand],
+  ['serve', async () => (await import('./commands/serve.ts')).serveCommand],
+  ['worker', async () => (await import('./commands/worker.ts')).workerCommand],
+  ['migrate', async () => (await import('./commands/migrate.ts')).migrateCommand],
+  ['token', async () => (await import('./commands/token.ts')).tokenCommand],
+  ['workspace', async () => (await import('./commands/workspace.ts')).workspaceCommand],
+  ['upload', async () => (await import('./commands/upload.ts')).uploadCommand],
+  ['ls', async () => (await import('./commands/files.ts')).lsCommand],
+  ['download', async () => (await import('./commands/files.ts')).downloadCommand],
+  ['rm', async () => (await import('./commands/files.ts')).rmCommand],
+  ['cleanup', async () => (await import('./commands/cleanup.ts')).cleanupCommand],
+  ['edge', async () => (await import('./commands/edge.ts')).edgeCommand],
+  ['s3', async () => (await import('./commands/s3.ts')).s3Command],
 ];
 
 /** Commands implemented elsewhere that parse their own argv (edge, workers…): name → runner. */
 const external: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
 };
 
-function mainHelp(): string {
+async function mainHelp(): Promise<string> {
+  const commands = await Promise.all(loaders.map(([, load]) => load()));
   const width = Math.max(...[...commands.map((c) => c.name), ...Object.keys(external)].map((n) => n.length));
   return [
     'Usage: stowage <command> [options]',
@@ -51,16 +45,17 @@ function mainHelp(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(mainHelp() + '\n');
+    process.stdout.write((await mainHelp()) + '\n');
     return name ? 0 : 1;
   }
   const ext = external[name];
   if (ext) return ext.run(rest);
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
-    process.stderr.write(`stowage: unknown command "${name}"\n\n${mainHelp()}\n`);
+  const loader = loaders.find(([n]) => n === name);
+  if (!loader) {
+    process.stderr.write(`stowage: unknown command "${name}"\n\n${await mainHelp()}\n`);
     return 2;
   }
+  const cmd = await loader[1]();
   try {
     const args = parseArgs(rest, cmd.flags);
     if (args.help) {
