@@ -45,7 +45,7 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     const signed = await json(ws, `/v1/uploads/${id}/parts`, { method: 'POST', json: { partNumbers: [n] } });
     expect(signed.status).toBe(200);
     const p = signed.body.parts[0];
-    return fetch(p.url, { method: 'PUT', body });
+    return fetch(p.url, { method: 'PUT', body: body as BodyInit });
   }
 
   function partBytes(n: number): Uint8Array {
@@ -69,7 +69,7 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     expect(bad.status).toBe(400);
 
     for (const p of signed.body.parts) {
-      const r = await fetch(p.url, { method: 'PUT', body: partBytes(p.partNumber) });
+      const r = await fetch(p.url, { method: 'PUT', body: partBytes(p.partNumber) as BodyInit });
       expect(r.status).toBe(200);
     }
     const listed = await json(ws, `/v1/uploads/${id}/parts`);
