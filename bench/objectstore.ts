@@ -158,7 +158,7 @@ async function s3Side(name: string, endpoint: string, creds: { accessKeyId: stri
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const log = opts.log ?? ((m: string) => console.error(m));
   const size = 256 * MiB;
-  const rounds = opts.quick ? 1 : 3;
+  const rounds = opts.quick ? 1 : 5;
   const root = await fsp.mkdtemp(path.join(tmpdir(), 'stowage-bench-os-'));
   const creds = { accessKeyId: 'AKIABENCH' + randomBytes(4).toString('hex').toUpperCase(), secretAccessKey: randomBytes(20).toString('hex') };
   const children: ChildProcess[] = [];
@@ -184,19 +184,31 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     await stowage.put(16 * MiB);
     await stowage.get(16 * MiB);
     const rssSmall = peakRssMiB(store.child.pid!);
-    const best = { basePut: 0, baseGet: 0, put: 0, get: 0, rgwPut: 0, rgwGet: 0 };
+    // Alternate who goes first each round (load drift on a shared machine hits both sides alike); report medians.
+    const m = { basePut: [] as number[], baseGet: [] as number[], put: [] as number[], get: [] as number[], rgwPut: [] as number[], rgwGet: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       log(`round ${r + 1}/${rounds}: 256 MiB PUT/GET (baseline, stowage${rgw ? ', rgw' : ''})`);
-      best.basePut = Math.max(best.basePut, await timedPut(basePut, size));
-      best.put = Math.max(best.put, await stowage.put(size));
-      if (rgw) best.rgwPut = Math.max(best.rgwPut, await rgw.put(size));
-      best.baseGet = Math.max(best.baseGet, await timedGet(baseGet, size));
-      best.get = Math.max(best.get, await stowage.get(size));
-      if (rgw) best.rgwGet = Math.max(best.rgwGet, await rgw.get(size));
-      log(`  PUT MiB/s: baseline ${best.basePut.toFixed(0)}, stowage ${best.put.toFixed(0)}${rgw ? `, rgw ${best.rgwPut.toFixed(0)}` : ''}; GET MiB/s: baseline ${best.baseGet.toFixed(0)}, stowage ${best.get.toFixed(0)}${rgw ? `, rgw ${best.rgwGet.toFixed(0)}` : ''}`);
+      const order = r % 2 === 0 ? ['base', 'stowage', 'rgw'] : ['rgw', 'stowage', 'base'];
+      for (const who of order) {
+        if (who === 'base') m.basePut.push(await timedPut(basePut, size));
+        if (who === 'stowage') m.put.push(await stowage.put(size));
+        if (who === 'rgw' && rgw) m.rgwPut.push(await rgw.put(size));
+      }
+      for (const who of order) {
+        if (who === 'base') m.baseGet.push(await timedGet(baseGet, size));
+        if (who === 'stowage') m.get.push(await stowage.get(size));
+        if (who === 'rgw' && rgw) m.rgwGet.push(await rgw.get(size));
+      }
+      const last = (a: number[]) => (a.length ? a[a.length - 1].toFixed(0) : '-');
+      log(`  PUT MiB/s: baseline ${last(m.basePut)}, stowage ${last(m.put)}${rgw ? `, rgw ${last(m.rgwPut)}` : ''}; GET MiB/s: baseline ${last(m.baseGet)}, stowage ${last(m.get)}${rgw ? `, rgw ${last(m.rgwGet)}` : ''}`);
     }
+    const median = (a: number[]) => {
+      const s = [...a].sort((x, y) => x - y);
+      return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0;
+    };
+    const best = { basePut: median(m.basePut), baseGet: median(m.baseGet), put: median(m.put), get: median(m.get), rgwPut: median(m.rgwPut), rgwGet: median(m.rgwGet) };
     const rssBig = peakRssMiB(store.child.pid!);
-    const note = `best of ${rounds}; servers in child processes; client streams a 1 MiB buffer`;
+    const note = `median of ${rounds} alternating rounds; servers in child processes; client streams a 1 MiB buffer`;
     const out: BenchResult[] = [
       result({ figure: 'PUT 256 MiB', stowage: best.put, baseline: best.basePut, unit: 'MiB/s', target: 0.8, baselineName: 'bare node:http → MD5 → file', note }),
       result({ figure: 'GET 256 MiB', stowage: best.get, baseline: best.baseGet, unit: 'MiB/s', target: 0.8, baselineName: 'bare node:http file → response', note }),
