@@ -10,6 +10,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { embeddedTarget, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
+import { setWorkspaceLimits } from '../../src/db/workspaces.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -202,7 +203,7 @@ describe.skipIf(!haveChromium)('web page in chromium', () => {
     await page.close();
   });
 
-  test('delete from the list frees the space; without a dev token the page asks for one', async () => {
+  test('delete; spoofed content and quota-full messages; without a dev token the page asks for one', async () => {
     const page = await openPage(1024, 800);
     const name = `gone-${Date.now()}.txt`;
     const f = path.join(dir, name);
@@ -214,6 +215,29 @@ describe.skipIf(!haveChromium)('web page in chromium', () => {
     await page.click(`${row} button:text-is("Delete")`);
     await page.waitForSelector(row, { state: 'detached' });
     expect(await page.locator('#messages .message.info').last().textContent()).toContain(`Deleted “${name}”`);
+
+    // Spoofed content: a "PNG" that is text is refused at completion, with a message in the page.
+    const fake = path.join(dir, 'fake.png');
+    await writeFile(fake, 'this is not an image at all\n'.repeat(20));
+    await page.setInputFiles('#file-input', [fake]);
+    await page.waitForSelector('li.upload[data-name="fake.png"][data-state="failed"]', { timeout: 60_000 });
+    expect(await page.locator('#messages .message.error').last().textContent()).toMatch(
+      /“fake\.png” was refused: its content does not match its declared type/,
+    );
+
+    // Quota full: the page says so before sending anything.
+    const usage = (await (await app.api(workspace, '/v1/usage')).json()) as { usedBytes: number; reservedBytes: number };
+    await setWorkspaceLimits(app.deps.db, workspace, { quotaBytes: usage.usedBytes + usage.reservedBytes + 100 });
+    await page.click('#refresh');
+    await expect.poll(() => page.textContent('#usage-text')).not.toMatch(/of 10 GB/);
+    const tooBig = path.join(dir, 'over-quota.txt');
+    await writeFile(tooBig, 'q'.repeat(4096));
+    await page.setInputFiles('#file-input', [tooBig]);
+    await expect.poll(() => page.locator('#messages .message.error').last().textContent()).toMatch(
+      /“over-quota\.txt” \(4\.0 KB\) does not fit: the quota is full/,
+    );
+    expect(await page.locator('li.upload[data-name="over-quota.txt"]').count()).toBe(0);
+    await page.screenshot({ path: path.join(SHOTS, 'desktop-refusals.png'), fullPage: true });
     await page.close();
 
     // A server without the dev option (`serve`): the page shows the token form; a pasted token is kept.
