@@ -12,6 +12,10 @@ export function createPool(connectionString: string, opts: { max?: number; onErr
   const pool = new pg.Pool({ connectionString, max: opts.max ?? 20, connectionTimeoutMillis: 10_000 });
   // An idle client erroring (e.g. Postgres restarted) must not crash the process.
   pool.on('error', (err) => opts.onError?.(err));
+  // Nor a checked-out one: pg-pool listens for errors only while a client is idle, so a connection dropped while a
+  // client is checked out between queries (inside a transaction awaiting storage, say) emitted an unhandled 'error'
+  // and killed the process. The next query on that client fails instead (→ 503), and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', (err) => opts.onError?.(err)));
   return pool;
 }
 

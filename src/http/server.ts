@@ -60,7 +60,8 @@ export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Pr
       void r.code(e.status).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').send(e.toJSON());
     },
     // Requests Node's HTTP parser refuses (bad framing, header overflow, timeouts) get the documented JSON shape too.
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket: import('node:net').Socket) => {
+    clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: import('node:net').Socket) {
+      this.log.debug({ err }, 'client error');
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
       const [status, text, message] =
         err.code === 'HPE_HEADER_OVERFLOW'
