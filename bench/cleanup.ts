@@ -73,9 +73,9 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
 
     // Stowage: one sweep + the outbox, as `stowage cleanup --once` runs them.
     t0 = performance.now();
-    const sweep = await sweepExpired(deps);
+    const sweep = await sweepExpired(deps, { workspaceId: stowageWs });
     const sweepSeconds = (performance.now() - t0) / 1000;
-    const deletions = await processDeletions(deps);
+    const deletions = await processDeletions(deps, { keyPrefix: `workspaces/${stowageWs}/` });
     const stowageSeconds = (performance.now() - t0) / 1000;
     log(`cleanup: stowage ${sweep.expired} expired, ${deletions.deleted} deletions in ${stowageSeconds.toFixed(1)} s (sweep ${sweepSeconds.toFixed(1)} s) ` +
       `(${sweep.batches} sweep batches, ${sweep.listCalls} list + ${sweep.headCalls} head calls, ${deletions.batches} DeleteObjects)`);
@@ -87,7 +87,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     };
     const pending = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM files WHERE workspace_id = $1 AND status = 'pending'", [stowageWs]);
     const counters = await db.query<{ reserved_bytes: number }>('SELECT reserved_bytes FROM workspaces WHERE id = $1', [stowageWs]);
-    if (sweep.expired !== N || deletions.deleted < N || pending.rows[0]!.n !== 0 || counters.rows[0]!.reserved_bytes !== 0 || (await left(stowageWs)) !== 0) {
+    if (sweep.expired !== N || deletions.deleted !== N || pending.rows[0]!.n !== 0 || counters.rows[0]!.reserved_bytes !== 0 || (await left(stowageWs)) !== 0) {
       throw new Error(`stowage did not clean everything: ${JSON.stringify({ sweep, deletions, pending: pending.rows[0], counters: counters.rows[0] })}`);
     }
     if (rows.rows.length !== N || (await left(naiveWs)) !== 0) throw new Error('the naive loop did not clean everything');

@@ -31,16 +31,19 @@ export async function insertStorageEvents(q: Queryable, events: StorageEvent[], 
   return r.rows.map((row) => Number(row.id));
 }
 
-/** Due inbox rows, oldest first, locked for the caller's transaction (SKIP LOCKED: workers share the inbox). */
-export async function claimStorageEvents(q: Queryable, now: Date, limit: number): Promise<InboxRow[]> {
+/**
+ * Due inbox rows of this bucket, oldest first, locked for the caller's transaction (SKIP LOCKED: workers share the
+ * inbox; a worker configured for another bucket leaves them alone).
+ */
+export async function claimStorageEvents(q: Queryable, now: Date, limit: number, bucket: string): Promise<InboxRow[]> {
   const r = await q.query(
     `SELECT id, event_type, event_name, bucket, object_key, size, etag, sequencer, event_time, source, attempts
        FROM storage_events
-      WHERE next_attempt_at <= $1
+      WHERE next_attempt_at <= $1 AND bucket = $3
       ORDER BY next_attempt_at, id
       LIMIT $2
         FOR UPDATE SKIP LOCKED`,
-    [now, limit],
+    [now, limit, bucket],
   );
   return r.rows.map((row: Record<string, unknown>) => ({
     id: Number(row.id),

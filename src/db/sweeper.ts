@@ -13,14 +13,16 @@ export async function claimExpiredPending(
   now: Date,
   limit: number,
   excludeIds: string[] = [],
+  workspaceId: string | null = null,
 ): Promise<FileRow[]> {
   const r = await q.query(
     `SELECT ${FILE_COLUMNS} FROM files
       WHERE status = 'pending' AND expires_at <= $1 AND NOT (id = ANY($3::uuid[]))
+        AND ($4::text IS NULL OR workspace_id = $4)
       ORDER BY object_key COLLATE "C"
       LIMIT $2
         FOR UPDATE SKIP LOCKED`,
-    [now, limit, excludeIds],
+    [now, limit, excludeIds, workspaceId],
   );
   return r.rows.map(toFileRow);
 }
@@ -91,4 +93,20 @@ export async function rescheduleDeletions(
       WHERE d.id = t.id`,
     [items.map((i) => i.id), items.map((i) => i.error.slice(0, 1000)), items.map((i) => i.delaySeconds), now],
   );
+}
+
+/** Due outbox rows (optionally only keys under a prefix), locked for the caller's transaction with SKIP LOCKED. */
+export async function claimDueDeletionsUnder(q: Queryable, now: Date, limit: number, keyPrefix: string) {
+  const r = await q.query(
+    `SELECT * FROM object_deletions
+      WHERE next_attempt_at <= $1 AND starts_with(object_key, $3)
+      ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    [now, limit, keyPrefix],
+  );
+  return r.rows.map((row: Record<string, unknown>) => ({
+    id: Number(row.id),
+    objectKey: row.object_key as string,
+    multipartUploadId: (row.multipart_upload_id as string | null) ?? null,
+    attempts: Number(row.attempts),
+  }));
 }

@@ -14,6 +14,8 @@ export interface CleanupOptions {
   multipart?: boolean;
   multipartGraceSeconds?: number;
   multipartTtlSeconds?: number;
+  /** Only this workspace's uploads, deletions and multipart uploads (default: everything). */
+  workspaceId?: string;
 }
 
 export interface CleanupResult {
@@ -37,14 +39,16 @@ export async function runCleanupOnce(deps: Deps, opts: CleanupOptions = {}): Pro
       return empty;
     }
   };
+  const scope = opts.workspaceId;
+  const prefix = scope === undefined ? undefined : `workspaces/${scope}/`;
   const events = await attempt('events', () => processStorageEventInbox(deps), { processed: 0, failed: 0, outcomes: {} });
-  const expired = await attempt('expired', () => sweepExpired(deps, { batchSize }), {
+  const expired = await attempt('expired', () => sweepExpired(deps, { batchSize, workspaceId: scope }), {
     batches: 0, expired: 0, completed: 0, rejected: 0, listCalls: 0, headCalls: 0,
   });
-  const deletions = await attempt('deletions', () => processDeletions(deps, { batchSize }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
+  const deletions = await attempt('deletions', () => processDeletions(deps, { batchSize, keyPrefix: prefix }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
   const multipart = opts.multipart === false
     ? null
-    : await attempt('multipart', () => sweepOrphanMultipart(deps, { graceSeconds: opts.multipartGraceSeconds, ttlSeconds: opts.multipartTtlSeconds }), null);
+    : await attempt('multipart', () => sweepOrphanMultipart(deps, { graceSeconds: opts.multipartGraceSeconds, ttlSeconds: opts.multipartTtlSeconds, prefix }), null);
   return { events, expired, deletions, multipart, errors };
 }
 

@@ -156,7 +156,7 @@ export async function processStorageEventInbox(
   const out: InboxResult = { processed: 0, failed: 0, outcomes: {} };
   for (let batches = 0; opts.maxBatches === undefined || batches < opts.maxBatches; batches++) {
     const r = await withTransaction(deps.db, async (tx) => {
-      const rows = await claimStorageEvents(tx, deps.now(), opts.batchSize ?? 100);
+      const rows = await claimStorageEvents(tx, deps.now(), opts.batchSize ?? 100, deps.storage.bucket);
       const done: number[] = [];
       let failed = 0;
       await forEachLimit(rows, opts.concurrency ?? 8, async (row) => {

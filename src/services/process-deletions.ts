@@ -9,7 +9,7 @@
 // never hit a live file.
 import { claimDueDeletions } from '../db/object-deletions.ts';
 import { withTransaction } from '../db/pool.ts';
-import { removeDeletions, rescheduleDeletions } from '../db/sweeper.ts';
+import { claimDueDeletionsUnder, removeDeletions, rescheduleDeletions } from '../db/sweeper.ts';
 import type { Deps } from './deps.ts';
 
 type WorkerDeps = Pick<Deps, 'db' | 'storage' | 'log' | 'now'>;
@@ -22,6 +22,8 @@ export interface ProcessDeletionsOptions {
   abortConcurrency?: number;
   /** Batches in flight at once (each its own transaction and DeleteObjects call; default 4). */
   parallel?: number;
+  /** Only keys under this prefix (e.g. one workspace's `workspaces/<id>/`; default: all). */
+  keyPrefix?: string;
 }
 
 export interface ProcessDeletionsResult {
@@ -46,7 +48,7 @@ export async function processDeletions(deps: WorkerDeps, opts: ProcessDeletionsO
   const loop = async () => {
     while (!done && (opts.maxBatches === undefined || started < opts.maxBatches)) {
       started += 1;
-      const r = await processOneBatch(deps, batchSize, opts.abortConcurrency ?? 16);
+      const r = await processOneBatch(deps, batchSize, opts.abortConcurrency ?? 16, opts.keyPrefix);
       if (r.claimed === 0) break;
       out.batches += 1;
       out.deleted += r.deleted;
@@ -59,9 +61,11 @@ export async function processDeletions(deps: WorkerDeps, opts: ProcessDeletionsO
   return out;
 }
 
-async function processOneBatch(deps: WorkerDeps, batchSize: number, abortConcurrency: number) {
+async function processOneBatch(deps: WorkerDeps, batchSize: number, abortConcurrency: number, keyPrefix: string | undefined) {
   return withTransaction(deps.db, async (tx) => {
-    const rows = await claimDueDeletions(tx, deps.now(), batchSize);
+    const rows = keyPrefix === undefined
+      ? await claimDueDeletions(tx, deps.now(), batchSize)
+      : await claimDueDeletionsUnder(tx, deps.now(), batchSize, keyPrefix);
     if (rows.length === 0) return { claimed: 0, deleted: 0, aborted: 0, failed: 0 };
 
     const errors = new Map<number, string>(); // row id → error

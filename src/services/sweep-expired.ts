@@ -26,6 +26,8 @@ export interface SweepExpiredOptions {
   headConcurrency?: number;
   /** Batches in flight at once (each its own transaction; default 2). */
   parallel?: number;
+  /** Only this workspace's uploads (default: all). */
+  workspaceId?: string;
 }
 
 export interface SweepExpiredResult {
@@ -57,7 +59,7 @@ export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): 
       started += 1;
       const now = deps.now();
       const batch = await withTransaction(deps.db, async (tx) => {
-        const rows = await claimExpiredPending(tx, now, batchSize, handedOver);
+        const rows = await claimExpiredPending(tx, now, batchSize, handedOver, opts.workspaceId ?? null);
         if (rows.length === 0) return null;
         const probe = await probeStorage(deps, rows, opts.headConcurrency ?? 16);
         const arrived: FileRow[] = [];

@@ -80,6 +80,7 @@ describe('worker killed mid-batch', () => {
     expect(objectsBefore).toBe(N / 25);
 
     // 1. Killed while its 2nd claimed batch is being reconciled (listing): batch 1 committed, batch 2 rolled back.
+    env.WORKSPACE = ws;
     const first = await runChild(env, 'listObjects:2');
     expect(first.killed).toBe(true);
     let s = await state(ws);

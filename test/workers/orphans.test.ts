@@ -97,9 +97,9 @@ describe('orphans, reconciliation, runner, cleanup command', () => {
     const sqs = await startSqsFixture();
     const client = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region, credentials: sqs.credentials });
     const queueUrl = sqs.createQueue('stowage-events');
-    const workers = startWorkers(t.deps, { intervalMs: 60_000, multipart: false, sqs: { queueUrl, client, waitTimeSeconds: 1 } });
+    const ws = randomWorkspaceId('sqs');
+    const workers = startWorkers(t.deps, { intervalMs: 60_000, multipart: false, workspaceId: ws, sqs: { queueUrl, client, waitTimeSeconds: 1 } });
     try {
-      const ws = randomWorkspaceId('sqs');
       const { id, key } = await uploadAndComplete(ws); // uploaded, not confirmed
       // As S3 → SNS → SQS delivers it: an SNS envelope around the S3 records.
       sqs.send(queueUrl, JSON.stringify({ Type: 'Notification', Message: JSON.stringify(s3Event(bucket(), key, 'ObjectCreated:Put', TINY_PNG.length)) }));
@@ -122,7 +122,7 @@ describe('orphans, reconciliation, runner, cleanup command', () => {
     const c = t.config;
     const env = { ...process.env, DATABASE_URL: c.databaseUrl!, S3_ENDPOINT: c.s3.endpoint!, S3_BUCKET: c.s3.bucket, S3_REGION: c.s3.region,
       S3_ACCESS_KEY_ID: c.s3.accessKeyId!, S3_SECRET_ACCESS_KEY: c.s3.secretAccessKey!, LOG_LEVEL: 'silent' };
-    const { stdout } = await run(process.execPath, [BIN, 'cleanup', '--once', '--reconcile', ws], { env });
+    const { stdout } = await run(process.execPath, [BIN, 'cleanup', '--once', '--workspace', ws, '--reconcile', ws], { env });
     expect(stdout).toMatch(/expired uploads\s+expired 2\d/);
     expect(stdout).toMatch(/object deletions deleted \d+/);
     expect(stdout).toMatch(new RegExp(`reconcile ${ws}: 0 objects listed`));

@@ -45,8 +45,9 @@ describe('expiry sweeper + deletion outbox', () => {
     const w2 = secondWorkerDeps(t);
     try {
       const work = (deps: Deps) => async () => {
-        const s = await sweepExpired(deps, { batchSize: 500 });
-        const d = await processDeletions(deps, { batchSize: 500 });
+        // Scoped to this workspace: other test files run workers on the same database concurrently.
+        const s = await sweepExpired(deps, { batchSize: 500, workspaceId: ws });
+        const d = await processDeletions(deps, { batchSize: 500, keyPrefix: `workspaces/${ws}/` });
         return { s, d };
       };
       const [a, b] = await Promise.all([work(t.deps)(), work(w2)()]);
@@ -74,7 +75,7 @@ describe('expiry sweeper + deletion outbox', () => {
     expect(await countObjects(s3, t.config.s3.bucket, `workspaces/${ws}/`)).toBe(VALID);
 
     // A second pass finds nothing to do.
-    const again = await sweepExpired(t.deps);
+    const again = await sweepExpired(t.deps, { workspaceId: ws });
     expect(again).toMatchObject({ expired: 0, completed: 0, batches: 0 });
   });
 
@@ -87,9 +88,9 @@ describe('expiry sweeper + deletion outbox', () => {
     expect(row.multipart_upload_id).toBeTruthy();
     expect(await t.deps.storage.listParts(row.object_key, row.multipart_upload_id)).not.toBeNull();
     await t.deps.db.query("UPDATE files SET expires_at = now() - interval '1 minute' WHERE id = $1", [file.id]);
-    const s = await sweepExpired(t.deps);
+    const s = await sweepExpired(t.deps, { workspaceId: ws });
     expect(s.expired).toBe(1);
-    const d = await processDeletions(t.deps);
+    const d = await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
     expect(d.abortedUploads).toBeGreaterThanOrEqual(1);
     expect(await t.deps.storage.listParts(row.object_key, row.multipart_upload_id)).toBeNull();
     const usage = (await (await t.api(ws, '/v1/usage')).json()) as { reservedBytes: number; pendingCount: number };
@@ -97,17 +98,18 @@ describe('expiry sweeper + deletion outbox', () => {
   });
 
   it('failed deletions stay in the outbox with a backoff and succeed later', async () => {
-    const key = `workspaces/x/files/${randomBytes(4).toString('hex')}.png`;
+    const prefix = `workspaces/outbox-${randomBytes(4).toString('hex')}/`;
+    const key = `${prefix}files/${randomBytes(4).toString('hex')}.png`;
     await t.deps.db.query("INSERT INTO object_deletions (object_key, reason) VALUES ($1, 'test')", [key]);
     const failing = { ...t.deps, storage: Object.create(t.deps.storage, {
       deleteMany: { value: async (keys: string[]) => ({ failed: keys.map((k) => ({ key: k, error: 'SlowDown: try later' })) }) },
     }) as typeof t.deps.storage };
-    const r1 = await processDeletions(failing);
+    const r1 = await processDeletions(failing, { keyPrefix: prefix });
     expect(r1.failed).toBeGreaterThanOrEqual(1);
     const row = (await t.deps.db.query('SELECT attempts, last_error, next_attempt_at > now() AS later FROM object_deletions WHERE object_key = $1', [key])).rows[0];
     expect(row).toMatchObject({ attempts: 1, last_error: 'SlowDown: try later', later: true });
     await t.deps.db.query('UPDATE object_deletions SET next_attempt_at = now() WHERE object_key = $1', [key]);
-    await processDeletions(t.deps);
+    await processDeletions(t.deps, { keyPrefix: prefix });
     expect((await t.deps.db.query('SELECT count(*)::int AS n FROM object_deletions WHERE object_key = $1', [key])).rows[0].n).toBe(0);
   });
 });

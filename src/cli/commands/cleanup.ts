@@ -14,9 +14,10 @@ export const cleanupCommand: Command = {
     'Runs one cleanup pass (storage events, expired uploads, deletion outbox, orphan multipart uploads) and prints\n' +
     'what it did. --reconcile <workspace> lists that workspace\'s objects and reports objects without a row and\n' +
     'rows whose object is gone (--delete-orphans removes orphans older than --grace-seconds; --mark-missing marks rows).',
-  usage: 'stowage cleanup --once [--reconcile <workspace>] [--delete-orphans] [--mark-missing] [--grace-seconds <n>] [--json]',
+  usage: 'stowage cleanup --once [--workspace <id>] [--reconcile <workspace>] [--delete-orphans] [--mark-missing] [--grace-seconds <n>] [--json]',
   flags: {
     once: { type: 'boolean', description: 'run one pass and exit (the default; `stowage worker` keeps running)' },
+    workspace: { type: 'string', value: 'id', description: 'only this workspace\'s uploads, deletions and multipart uploads' },
     reconcile: { type: 'string', value: 'workspace', description: 'reconcile this workspace\'s prefix with the database' },
     'delete-orphans': { type: 'boolean', description: 'with --reconcile: delete objects without a live row older than the grace period' },
     'mark-missing': { type: 'boolean', description: 'with --reconcile: mark available files whose object is gone as missing' },
@@ -32,7 +33,10 @@ export const cleanupCommand: Command = {
     try {
       await migrate(deps.db);
       const num = (v: unknown) => (typeof v === 'string' ? Number(v) : undefined);
-      const result = await runCleanupOnce(deps, { multipartGraceSeconds: num(values['multipart-grace-seconds']) });
+      const result = await runCleanupOnce(deps, {
+        multipartGraceSeconds: num(values['multipart-grace-seconds']),
+        workspaceId: typeof values.workspace === 'string' ? values.workspace : undefined,
+      });
       const reconcile = typeof values.reconcile === 'string'
         ? await reconcileWorkspace(deps, values.reconcile, {
             deleteOrphans: values['delete-orphans'] === true,
