@@ -30,6 +30,8 @@ export interface CreateUploadRequest {
   metadata?: Record<string, unknown>;
   method?: 'put' | 'post' | 'multipart';
   fingerprint?: string;
+  /** Multipart: each part will carry its SHA-256. */
+  partChecksums?: boolean;
 }
 
 export interface CreateUploadResponse {

@@ -253,6 +253,7 @@ export class UploadHandle {
         ...(checksumSha256 ? { checksumSha256 } : {}),
         ...(this.opts.metadata ? { metadata: this.opts.metadata } : {}),
         ...(this.opts.method ? { method: this.opts.method } : {}),
+        ...(this.opts.checksum ? { partChecksums: true } : {}),
         fingerprint,
       },
       signal: this.signal,

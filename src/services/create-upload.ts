@@ -42,6 +42,8 @@ export interface CreateUploadInput {
   metadata?: Record<string, unknown> | null;
   method?: UploadMethod;
   fingerprint?: string | null;
+  /** Multipart only: the parts will carry x-amz-checksum-sha256 (the upload is created with ChecksumAlgorithm SHA256). */
+  partChecksums?: boolean;
 }
 
 export type UploadInstructions =
@@ -56,7 +58,15 @@ export type UploadInstructions =
 export interface MultipartStarter {
   start(
     deps: Deps,
-    input: { fileId: string; key: string; contentType: string; size: number; checksumSha256: string | null; expiresAt: Date },
+    input: {
+      fileId: string;
+      key: string;
+      contentType: string;
+      size: number;
+      checksumSha256: string | null;
+      partChecksums: boolean;
+      expiresAt: Date;
+    },
   ): Promise<{
     multipartUploadId: string;
     partSize: number;
@@ -180,6 +190,7 @@ export async function createUpload(
       contentType: v.contentType,
       size: v.size,
       checksumSha256: v.checksumSha256,
+      partChecksums: input.partChecksums === true,
       expiresAt,
     });
     multipart = m;

@@ -11,7 +11,12 @@ import { registerMultipartFinisher, type MultipartFinisher } from './complete-up
 export const multipartStarter: MultipartStarter = {
   async start(deps, input) {
     const plan = planParts(input.size, deps.config.uploads.multipartPartSizeBytes);
-    const { uploadId } = await deps.storage.createMultipart({ key: input.key, contentType: input.contentType });
+    // Per-part checksums must be announced at creation (AWS refuses a part checksum of a type the upload lacks).
+    const { uploadId } = await deps.storage.createMultipart({
+      key: input.key,
+      contentType: input.contentType,
+      checksumSha256: input.partChecksums,
+    });
     return {
       multipartUploadId: uploadId,
       partSize: plan.partSize,

@@ -21,6 +21,8 @@ const createBody = z.object({
     .pipe(z.enum(['put', 'post', 'multipart']))
     .optional(),
   fingerprint: z.string().min(1).max(256).nullish(),
+  /** Multipart: the client will send each part's SHA-256 (storage is told at creation, as AWS requires). */
+  partChecksums: z.boolean().optional(),
 });
 
 const idParams = z.object({ id: z.string() });
@@ -45,6 +47,7 @@ export const uploadsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { dep
       metadata: body.metadata ?? {},
       method: body.method,
       fingerprint: body.fingerprint ?? null,
+      partChecksums: body.partChecksums === true,
     });
     reply.code(201);
     return { file: r.file, upload: r.upload };
