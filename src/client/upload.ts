@@ -97,7 +97,7 @@ export class UploadHandle {
     this.opts = opts;
     if (opts.onProgress) this.listeners.add(opts.onProgress);
     if (opts.signal) {
-      if (opts.signal.aborted) this.controller.abort(opts.signal.reason);
+      if (opts.signal.aborted) this.stop(opts.signal.reason);
       else opts.signal.addEventListener('abort', () => this.stop(opts.signal!.reason), { once: true });
     }
     this.done = this.run();
@@ -133,7 +133,11 @@ export class UploadHandle {
   /** Cancels the upload and discards it on the server (DELETE /v1/uploads/:id: storage freed, quota released). */
   async abort(): Promise<void> {
     this.stop(abortError());
-    await this.done.catch(() => undefined);
+    const finished = await this.done.then(
+      () => true,
+      () => false,
+    );
+    if (finished) return; // completed before the abort took effect: nothing to discard
     if (this.fileIdValue) await this.api.request('DELETE', `/v1/uploads/${encodeURIComponent(this.fileIdValue)}`);
   }
 
