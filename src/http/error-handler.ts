@@ -12,7 +12,10 @@ export function toDependencyError(err: unknown): AppError | null {
   if (e.cause?.code && NETWORK_CODES.has(e.cause.code)) return errors.dependencyUnavailable('Storage', err);
   // Postgres: connection exceptions (08xxx), admin shutdown (57P01..57P03), too many connections (53300).
   if (typeof e.code === 'string' && /^(08...|57P0[1-3]|53300)$/.test(e.code)) return errors.dependencyUnavailable('Database', err);
-  if (e.message === 'timeout exceeded when trying to connect' || /Connection terminated/.test(String((err as Error).message))) {
+  if (
+    e.message === 'timeout exceeded when trying to connect' ||
+    /Connection terminated|is not queryable/.test(String((err as Error).message))
+  ) {
     return errors.dependencyUnavailable('Database', err);
   }
   if (e.$metadata) {
