@@ -146,7 +146,9 @@ export function buildOpenApi(routes: CollectedRoute[], info: OpenApiInfo): JsonS
     const { path, pathParams } = toOpenApiPath(r.url);
     const method = r.method.toLowerCase();
     const doc = r.doc ?? {};
-    const security = doc.security ?? (r.url.startsWith('/v1/') ? 'bearer' : 'none');
+    // Companion-style routes carry their own short-lived token in the path (/v1/uppy/:token/…).
+    const security =
+      doc.security ?? (r.url.startsWith('/v1/') && !r.url.includes('/:token') && r.method !== 'OPTIONS' ? 'bearer' : 'none');
     const op: JsonSchema = {
       operationId: doc.operationId ?? `${method}${path.replace(/[{}]/g, '').replace(/[^a-zA-Z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       summary: doc.summary ?? `${r.method} ${r.url}`,

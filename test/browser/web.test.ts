@@ -113,7 +113,7 @@ describe.skipIf(!haveChromium)('web page in chromium', () => {
     await page.screenshot({ path: path.join(SHOTS, 'desktop-uploading.png'), fullPage: true });
 
     await page.waitForSelector('li.upload[data-name="notes.txt"][data-state="done"]', { timeout: 60_000 });
-    await page.waitForSelector('li.upload[data-name="big.bin"][data-state="done"]', { timeout: 120_000 });
+    await page.waitForSelector(`li.upload[data-name="big.bin"][data-state="done"]`, { timeout: 240_000 });
     const seen = await page.evaluate(() => (window as unknown as { seen: number[] }).seen);
     expect(seen.some((v) => v > 0 && v < 100), `progress values: ${seen.join(', ')}`).toBe(true);
     expect(seen[seen.length - 1]).toBe(100);
@@ -168,7 +168,7 @@ describe.skipIf(!haveChromium)('web page in chromium', () => {
     expect(focusable).toContain('file-input');
     expect(focusable.some((l) => /^Delete notes\.txt$/.test(l))).toBe(true);
     await page.close();
-  });
+  }, 300_000);
 
   test('pause, reload, pick the same file again: the multipart upload resumes from the parts already stored', async () => {
     const file = path.join(dir, 'resume.bin');
@@ -201,7 +201,7 @@ describe.skipIf(!haveChromium)('web page in chromium', () => {
     const got = Buffer.from(await (await fetch(link.url)).arrayBuffer());
     expect(createHash('sha256').update(got).digest('hex')).toBe(hash);
     await page.close();
-  });
+  }, 300_000);
 
   test('delete; spoofed content and quota-full messages; without a dev token the page asks for one', async () => {
     const page = await openPage(1024, 800);
@@ -257,5 +257,5 @@ describe.skipIf(!haveChromium)('web page in chromium', () => {
     } finally {
       await prod.close();
     }
-  });
+  }, 300_000);
 });

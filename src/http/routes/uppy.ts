@@ -41,37 +41,37 @@ export const uppyRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }
     for (const [k, v] of Object.entries(CORS_HEADERS)) reply.header(k, v);
     return payload;
   });
-  app.options('/v1/uppy/*', async (_req, reply) => reply.code(204).send());
+  app.options('/v1/uppy/*', { config: { openapi: { summary: 'CORS preflight for the Companion-compatible routes', tags: ['uppy'], responses: { 204: 'No content' } } } }, async (_req, reply) => reply.code(204).send());
 
   const auth = (req: FastifyRequest) => resolveUppyToken(deps, (req.params as { token: string }).token);
   const base = '/v1/uppy/:token/s3';
 
-  app.get(`${base}/params`, async (req) => {
+  app.get(`${base}/params`, { config: { openapi: { summary: 'Uppy: presigned single upload (Companion `GET /s3/params`)', tags: ['uppy'] } } }, async (req) => {
     const q = req.query as Query;
     return uppyParams(deps, await auth(req), { filename: q.filename, type: q.type, metadata: queryMetadata(q), method: q.method as string });
   });
 
-  app.post(`${base}/multipart`, async (req) => {
+  app.post(`${base}/multipart`, { config: { openapi: { summary: 'Uppy: create a multipart upload (Companion `POST /s3/multipart`)', tags: ['uppy'] } } }, async (req) => {
     const b = (req.body ?? {}) as { filename?: unknown; type?: unknown; metadata?: unknown };
     return uppyCreateMultipart(deps, await auth(req), { filename: b.filename, type: b.type, metadata: b.metadata });
   });
 
-  app.get(`${base}/multipart/:uploadId/:partNumber`, async (req) => {
+  app.get(`${base}/multipart/:uploadId/:partNumber`, { config: { openapi: { summary: 'Uppy: sign one part (`?key=`)', tags: ['uppy'] } } }, async (req) => {
     const p = req.params as { uploadId: string; partNumber: string };
     return uppySignPart(deps, await auth(req), p.uploadId, p.partNumber, (req.query as Query).key);
   });
 
-  app.get(`${base}/multipart/:uploadId`, async (req) => {
+  app.get(`${base}/multipart/:uploadId`, { config: { openapi: { summary: 'Uppy: list stored parts (`?key=`)', tags: ['uppy'] } } }, async (req) => {
     const p = req.params as { uploadId: string };
     return uppyListParts(deps, await auth(req), p.uploadId, (req.query as Query).key);
   });
 
-  app.post(`${base}/multipart/:uploadId/complete`, async (req) => {
+  app.post(`${base}/multipart/:uploadId/complete`, { config: { openapi: { summary: 'Uppy: complete the multipart upload (`?key=`, body {parts})', tags: ['uppy'] } } }, async (req) => {
     const p = req.params as { uploadId: string };
     return uppyComplete(deps, await auth(req), p.uploadId, (req.query as Query).key, req.body);
   });
 
-  app.delete(`${base}/multipart/:uploadId`, async (req) => {
+  app.delete(`${base}/multipart/:uploadId`, { config: { openapi: { summary: 'Uppy: abort the multipart upload (`?key=`)', tags: ['uppy'] } } }, async (req) => {
     const p = req.params as { uploadId: string };
     return uppyAbort(deps, await auth(req), p.uploadId, (req.query as Query).key);
   });
@@ -81,7 +81,7 @@ const tokenBody = z.object({ ttlSeconds: z.number().int().optional() }).nullish(
 
 /** POST /v1/uppy/tokens (bearer auth): a short-lived upload token for the caller's workspace. */
 export const uppyTokenRoutes: FastifyPluginAsync<RouteOptions> = async (app, { deps }) => {
-  app.post('/uppy/tokens', async (req, reply) => {
+  app.post('/uppy/tokens', { config: { openapi: { summary: 'Mint a short-lived upload token for @uppy/aws-s3 (`companionEndpoint` = the answer\'s endpoint)', tags: ['uppy'], body: z.object({ ttlSeconds: z.number().int().optional() }), responses: { 201: { description: 'The token and the endpoint to give Uppy', schema: { type: 'object', properties: { token: { type: 'string' }, endpoint: { type: 'string' }, expiresAt: { type: 'string' } } } } } } } }, async (req, reply) => {
     const body = parseInput(tokenBody, req.body) ?? {};
     const { token, expiresAt } = await mintUppyToken(deps, {
       workspaceId: req.auth.workspaceId,
