@@ -136,8 +136,7 @@ export async function receiveBody(req: IncomingMessage, auth: AuthInfo, plan: Bo
   // A Transform, not an async generator: measured ~2× faster for big bodies (no per-chunk promise round trips).
   const tap = new HashTap(limit, maxSize, [md5, hasher, sha]);
   try {
-    if (decoder) await pipeline(req, decoder, tap, createWriteStream(file, { flags: 'wx' }));
-    else await pipeline(req, tap, createWriteStream(file, { flags: 'wx' }));
+    await pipeFromRequest(req, decoder ? [decoder, tap] : [tap], createWriteStream(file, { flags: 'wx' }));
     const size = tap.size;
     if (size !== plan.length) throw s3err('IncompleteBody');
     const md5d = md5.digest();
@@ -168,6 +167,31 @@ export async function receiveBody(req: IncomingMessage, auth: AuthInfo, plan: Bo
       throw s3err('IncompleteBody');
     }
     throw e;
+  }
+}
+
+/**
+ * req → stages → sink. The request itself is piped, not part of the pipeline: a refusal in a stage (EntityTooLarge,
+ * a bad chunk signature) must not destroy the socket, so the S3 error can still be answered. A client that goes away
+ * mid-body fails the pipeline (IncompleteBody).
+ */
+async function pipeFromRequest(req: IncomingMessage, stages: Transform[], sink: NodeJS.WritableStream): Promise<void> {
+  const first = stages[0];
+  const onClose = () => {
+    if (!req.complete) first.destroy(s3err('IncompleteBody'));
+  };
+  const onError = (e: Error) => first.destroy(e);
+  req.once('close', onClose);
+  req.once('error', onError);
+  req.pipe(first);
+  try {
+    await pipeline([...stages, sink] as unknown as Parameters<typeof pipeline>[0][]);
+  } catch (e) {
+    req.unpipe(first);
+    throw e;
+  } finally {
+    req.off('close', onClose);
+    req.off('error', onError);
   }
 }
 

@@ -134,7 +134,8 @@ export async function handlePostObject(server: S3Server, ctx: Ctx): Promise<void
   const bm = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(ct);
   if (!bm) throw s3err('MalformedPOSTRequest');
   const boundary = bm[1] ?? bm[2].trim();
-  const reader = new FormReader(req as AsyncIterable<Buffer>);
+  // destroyOnReturn: false — a refusal mid-file must not reset the socket before the S3 error is answered
+  const reader = new FormReader(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>);
   const fields = new Map<string, string>();
   const names: string[] = [];
   let total = 0;
