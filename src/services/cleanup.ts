@@ -9,6 +9,7 @@ import { sweepExpired, type SweepExpiredResult } from './sweep-expired.ts';
 import { sweepOrphanMultipart, type SweepMultipartResult } from './sweep-multipart.ts';
 
 export interface CleanupOptions {
+  /** Rows per expiry-sweep claim (default WORKER_BATCH_SIZE, 1000); the outbox keeps its own batching. */
   batchSize?: number;
   /** Include the ListMultipartUploads sweep (default true). */
   multipart?: boolean;
@@ -45,7 +46,7 @@ export async function runCleanupOnce(deps: Deps, opts: CleanupOptions = {}): Pro
   const expired = await attempt('expired', () => sweepExpired(deps, { batchSize, workspaceId: scope }), {
     batches: 0, expired: 0, completed: 0, rejected: 0, listCalls: 0, headCalls: 0,
   });
-  const deletions = await attempt('deletions', () => processDeletions(deps, { batchSize, keyPrefix: prefix }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
+  const deletions = await attempt('deletions', () => processDeletions(deps, { keyPrefix: prefix }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
   const multipart = opts.multipart === false
     ? null
     : await attempt('multipart', () => sweepOrphanMultipart(deps, { graceSeconds: opts.multipartGraceSeconds, ttlSeconds: opts.multipartTtlSeconds, prefix }), null);

@@ -15,12 +15,13 @@ import type { Deps } from './deps.ts';
 type WorkerDeps = Pick<Deps, 'db' | 'storage' | 'log' | 'now'>;
 
 export interface ProcessDeletionsOptions {
+  /** Keys per claim and per DeleteObjects call (≤ 1,000; default 250). */
   batchSize?: number;
   /** Stop after this many batches (default: until the outbox has nothing due). */
   maxBatches?: number;
   /** Parallel AbortMultipartUpload calls within a batch. */
   abortConcurrency?: number;
-  /** Batches in flight at once (each its own transaction and DeleteObjects call; default 4). */
+  /** Batches in flight at once (each its own transaction and DeleteObjects call; default 8). */
   parallel?: number;
   /** Only keys under this prefix (e.g. one workspace's `workspaces/<id>/`; default: all). */
   keyPrefix?: string;
@@ -34,13 +35,17 @@ export interface ProcessDeletionsResult {
 }
 
 const MAX_BATCH = 1000; // DeleteObjects takes at most 1,000 keys
+// Stores work through a DeleteObjects request key by key, so several smaller requests in flight finish sooner than one
+// of 1,000 (2,000 keys on the embedded store: 1 × 1,000 in flight 2.4 s, 4 × 250 0.95 s, 10 × 100 0.68 s).
+const DEFAULT_BATCH = 250;
+const DEFAULT_PARALLEL = 8;
 
 export function retryDelaySeconds(attempts: number): number {
   return Math.min(3600, 5 * 2 ** Math.min(attempts, 10));
 }
 
 export async function processDeletions(deps: WorkerDeps, opts: ProcessDeletionsOptions = {}): Promise<ProcessDeletionsResult> {
-  const batchSize = Math.min(MAX_BATCH, Math.max(1, opts.batchSize ?? MAX_BATCH));
+  const batchSize = Math.min(MAX_BATCH, Math.max(1, opts.batchSize ?? DEFAULT_BATCH));
   const out: ProcessDeletionsResult = { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 };
   let started = 0;
   let done = false;
@@ -57,7 +62,7 @@ export async function processDeletions(deps: WorkerDeps, opts: ProcessDeletionsO
       if (r.failed === r.claimed) done = true; // storage is failing everything: leave the rest for the next run
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 4) }, loop));
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? DEFAULT_PARALLEL) }, loop));
   return out;
 }
 
