@@ -26,7 +26,7 @@ import { reconcileWorkspace } from '../../src/services/reconcile.ts';
 const MiB = 1024 * 1024;
 
 export type FaultKind = 'storage-stop' | 'storage-errors' | 'storage-reset' | 'db-cut' | 'db-down' | 'kill-api' | 'kill-worker';
-export const ALL_FAULTS: FaultKind[] = ['storage-stop', 'storage-errors', 'storage-reset', 'db-cut', 'db-down', 'kill-api', 'kill-worker'];
+export const ALL_FAULTS: FaultKind[] = ['storage-stop', 'storage-errors', 'storage-reset', 'db-cut', 'db-down', 'kill-worker', 'kill-api'];
 
 export interface FaultRunOptions {
   seconds: number;
