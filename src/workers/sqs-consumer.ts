@@ -17,7 +17,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { isMalformed, parseStorageNotification, type StorageEvent } from '../domain/storage-events.ts';
+import { isMalformed, parseStorageNotification, type ParsedNotification, type StorageEvent } from '../domain/storage-events.ts';
 
 export interface ConsumerLog {
   info(obj: object, msg?: string): void;
@@ -88,17 +88,18 @@ export async function pollOnce(opts: SqsConsumerOptions, signal?: AbortSignal): 
   return stats;
 }
 
+/** Handles one received message; `events` counts the records handed to the handler when it succeeded. */
 export async function processMessage(opts: SqsConsumerOptions, m: Message): Promise<{ outcome: MessageOutcome; events: number }> {
-  const outcome = await process1(opts, m);
-  return { outcome, events: outcome === 'processed' ? parseStorageNotification(m.Body ?? '').events.length : 0 };
+  const parsed = parseStorageNotification(m.Body ?? '');
+  const outcome = await settle(opts, m, parsed);
+  return { outcome, events: outcome === 'processed' ? parsed.events.length : 0 };
 }
 
-async function process1(opts: SqsConsumerOptions, m: Message): Promise<MessageOutcome> {
+async function settle(opts: SqsConsumerOptions, m: Message, parsed: ParsedNotification): Promise<MessageOutcome> {
   const d = defaults(opts);
   const receipt = m.ReceiptHandle;
   const id = m.MessageId;
   if (!receipt) return 'failed';
-  const parsed = parseStorageNotification(m.Body ?? '');
 
   if (isMalformed(parsed)) {
     opts.log.warn({ messageId: id, problems: parsed.problems, body: (m.Body ?? '').slice(0, 500) }, 'sqs: malformed message dropped');
