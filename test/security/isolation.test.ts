@@ -268,7 +268,9 @@ describe('tenant isolation', () => {
     const mpRow = json(await as(victim, 'GET', `/v1/files/${victimIds.multipart}`)).file;
     expect(mpRow.status).toBe('pending');
     // Companion S3 multipart routes with the attacker's token and the victim's upload id / key, against a random id.
-    const victimMpKey = `workspaces/${victim}/files/${victimIds.multipart}.bin`;
+    const mpDb = await app.deps.db.query<{ object_key: string; multipart_upload_id: string }>('SELECT object_key, multipart_upload_id FROM files WHERE id = $1', [victimIds.multipart]);
+    const victimMpKey = mpDb.rows[0]!.object_key;
+    const victimUploadId = mpDb.rows[0]!.multipart_upload_id;
     const routes = (uploadId: string, key: string) => [
       ['GET', `/v1/uppy/${ut}/s3/multipart/${uploadId}?key=${encodeURIComponent(key)}`],
       ['GET', `/v1/uppy/${ut}/s3/multipart/${uploadId}/1?key=${encodeURIComponent(key)}`],
@@ -277,7 +279,9 @@ describe('tenant isolation', () => {
       ['DELETE', `/v1/uppy/${ut}/s3/multipart/${uploadId}?key=${encodeURIComponent(key)}`],
     ] as const;
     const fake = routes(randomBytes(16).toString('hex'), `workspaces/${attacker}/files/${randomUUID()}.bin`);
-    const real = routes(victimIds.multipart, victimMpKey);
+    const real = routes(victimUploadId, victimMpKey);
+    const realOwnKey = routes(victimUploadId, `workspaces/${attacker}/files/${randomUUID()}.bin`);
+    const fakeVictimKey = routes(randomBytes(16).toString('hex'), victimMpKey);
     for (let i = 0; i < fake.length; i++) {
       const [m, p] = fake[i]!;
       const body = m === 'POST' ? { parts: [{ PartNumber: 1, ETag: '"x"' }] } : undefined;
@@ -285,6 +289,10 @@ describe('tenant isolation', () => {
       const got = fingerprintOf(await raw(app.baseUrl, { method: real[i]![0], path: real[i]![1], headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined }));
       expect(missing.status, p).toBeLessThan(500);
       expect(got, real[i]![1]).toEqual(missing);
+      for (const variant of [realOwnKey[i]!, fakeVictimKey[i]!]) {
+        const v = fingerprintOf(await raw(app.baseUrl, { method: variant[0], path: variant[1], headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined }));
+        expect(v, variant[1]).toEqual(missing);
+      }
     }
     expect(json(await as(victim, 'GET', `/v1/files/${victimIds.multipart}`)).file.status).toBe('pending');
   });
