@@ -364,7 +364,7 @@ export async function runFaults(o: FaultRunOptions): Promise<FaultRunResult> {
         await victim.kill();
         await sleep(Math.min(d, 1500));
         victim.restarts++;
-        await victim.start();
+        await superviseStart(victim);
         break;
       }
     }
@@ -399,7 +399,7 @@ export async function runFaults(o: FaultRunOptions): Promise<FaultRunResult> {
   proxy.setMode('pass');
   pgProxy.setDown(false);
   if (!useRgw && !store) await startStore();
-  await Promise.all([...apis, ...workers].map((p) => p.start()));
+  await Promise.all([...apis, ...workers].map((p) => superviseStart(p)));
   log(`faults ${runId}: workload done (${JSON.stringify(uploads)}), faults ${JSON.stringify(faultsInjected)}; settling`);
 
   // ---- settle: let every pending upload pass its expiry, then one cleanup pass with reconciliation ----
@@ -456,6 +456,22 @@ export async function runFaults(o: FaultRunOptions): Promise<FaultRunResult> {
     violations,
     final,
   };
+}
+
+/**
+ * Starts a process the way a supervisor (systemd, Kubernetes) would: a process that exits during start (e.g. Postgres
+ * unreachable while it applies migrations — exiting is the right thing for it to do) is started again.
+ */
+async function superviseStart(p: StowageProcess, attempts = 10): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await p.start();
+      return;
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(1000);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {
