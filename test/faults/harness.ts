@@ -411,6 +411,8 @@ export async function runFaults(o: FaultRunOptions): Promise<FaultRunResult> {
   // One explicit pass in-process (the same services `stowage cleanup --once` runs), then reconcile each workspace.
   const cleanupConfig = loadConfig({ ...env, DATABASE_URL: dbUrl, S3_ENDPOINT: storeUrl, LOG_LEVEL: 'silent' }, { requireExternal: true });
   const cleanupDeps = createDeps(cleanupConfig, pino({ level: 'silent' }));
+  // Deletions that failed while storage was down wait out their backoff; let that time pass.
+  await db.query(`UPDATE object_deletions SET next_attempt_at = now() WHERE object_key LIKE ANY($1)`, [workspaces.map((w) => `workspaces/${w}/%`)]);
   try {
     for (let pass = 0; pass < 2; pass++) {
       const r = await runCleanupOnce(cleanupDeps, { multipartGraceSeconds: 0 });
