@@ -2,7 +2,7 @@
 // cases tried, faults injected, invariant checks run and violations found (must be 0), and writes them to
 // bench/results/soak.json. Knobs (environment):
 //   SOAK_SECONDS (60)         load duration          SOAK_USERS (16)            simulated users
-//   SOAK_FUZZ_RUNS (2000)     cases per fuzz property (≥ 10,000 in all)
+//   SOAK_FUZZ_RUNS (2500)     cases per fuzz property (≥ 10,000 in all)
 //   SOAK_FAULTS_SECONDS (120) faults workload        SOAK_SECTIONS (all)        comma list to run a subset
 //   SOAK_RATE_LIMIT (60)      creates per window per workspace in the load run, SOAK_RATE_WINDOW (10);
 //                             users pace themselves to ≤ 40 per window, the noisy tenant (SOAK_NOISY_CONNECTIONS 8) does not
@@ -84,7 +84,7 @@ async function main(): Promise<number> {
   const sections: Section[] = [];
   const started = new Date();
   try {
-    const fuzzRuns = env.SOAK_FUZZ_RUNS ?? '2000';
+    const fuzzRuns = env.SOAK_FUZZ_RUNS ?? '2500';
     if (want('fuzz')) sections.push(await vitestSection('fuzz', ['test/security/fuzz.test.ts'], { FUZZ_RUNS: fuzzRuns }, countsFile));
     if (want('isolation')) sections.push(await vitestSection('isolation', ['test/security/isolation.test.ts', 'test/security/rate-limits.test.ts'], {}, countsFile));
     if (want('objectstore')) sections.push(await vitestSection('objectstore-hostile', ['test/security/objectstore-hostile.test.ts'], {}, countsFile));
@@ -136,4 +136,5 @@ async function main(): Promise<number> {
   return total === 0 ? 0 : 1;
 }
 
-process.exitCode = await main();
+// Exit explicitly: child pools, embedded Postgres hooks and keep-alive sockets must not decide the exit code.
+process.exit(await main());
