@@ -3,6 +3,8 @@
 export interface HeadResult {
   size: number;
   contentType: string | undefined;
+  /** The stored Content-Disposition (set at upload when downloads go through a CDN that serves it as stored). */
+  contentDisposition: string | undefined;
   etag: string | undefined;
   /** base64 SHA-256 of the whole object when the store reports one (full-object checksums only). */
   checksumSha256: string | undefined;
@@ -66,6 +68,8 @@ export interface StoragePort {
     /** Signed when given; omitted only for uploads of undeclared size (measured and checked when settled). */
     contentLength: number | null;
     checksumSha256?: string | null;
+    /** Stored on the object; signed, so the client must send exactly this header. */
+    contentDisposition?: string | null;
     expiresIn: number;
   }): Promise<PresignedPut>;
   presignPost(input: {
@@ -73,6 +77,8 @@ export interface StoragePort {
     contentType: string;
     /** Exact size, or the range the policy's content-length-range allows (uploads of undeclared size). */
     contentLength: number | { min: number; max: number };
+    /** Stored on the object; a form field pinned by the policy. */
+    contentDisposition?: string | null;
     expiresIn: number;
   }): Promise<PresignedPost>;
   listObjects(prefix: string, opts?: { continuationToken?: string; maxKeys?: number; startAfter?: string }): Promise<{
@@ -80,7 +86,13 @@ export interface StoragePort {
     nextContinuationToken: string | undefined;
   }>;
   // Multipart uploads.
-  createMultipart(input: { key: string; contentType: string; checksumSha256?: boolean }): Promise<{ uploadId: string }>;
+  createMultipart(input: {
+    key: string;
+    contentType: string;
+    checksumSha256?: boolean;
+    /** Stored on the completed object. */
+    contentDisposition?: string | null;
+  }): Promise<{ uploadId: string }>;
   presignPart(input: {
     key: string;
     uploadId: string;

@@ -5,21 +5,19 @@ import {
   GetObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
-  PutObjectCommand,
   ListObjectsV2Command,
   HeadBucketCommand,
   CreateBucketCommand,
   PutBucketCorsCommand,
   CreateMultipartUploadCommand,
-  UploadPartCommand,
   ListPartsCommand,
   CompleteMultipartUploadCommand,
   AbortMultipartUploadCommand,
   ListMultipartUploadsCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { FastPresigner } from './fast-presign.ts';
 import type { CorsRule, HeadResult, MultipartUploadInfo, StoragePort, UploadedPart } from './port.ts';
 
 export interface S3AdapterOptions {
@@ -73,10 +71,12 @@ function stripQuotes(etag: string | undefined): string | undefined {
 export class S3Storage implements StoragePort {
   readonly bucket: string;
   readonly client: S3Client;
+  private readonly presigner: FastPresigner;
 
   constructor(opts: S3AdapterOptions, client?: S3Client) {
     this.bucket = opts.bucket;
     this.client = client ?? createS3Client(opts);
+    this.presigner = new FastPresigner(this.client, this.bucket);
   }
 
   async head(key: string, opts: { checksum?: boolean } = {}): Promise<HeadResult | null> {
@@ -91,6 +91,7 @@ export class S3Storage implements StoragePort {
       return {
         size: r.ContentLength ?? 0,
         contentType: r.ContentType,
+        contentDisposition: r.ContentDisposition,
         etag: stripQuotes(r.ETag),
         checksumSha256: r.ChecksumSHA256,
         checksumType: r.ChecksumType,
@@ -153,32 +154,17 @@ export class S3Storage implements StoragePort {
     contentType: string;
     contentLength: number | null;
     checksumSha256?: string | null;
+    contentDisposition?: string | null;
     expiresIn: number;
   }): Promise<{ url: string; headers: Record<string, string> }> {
-    const sized = input.contentLength !== null;
-    const command = new PutObjectCommand({
-      Bucket: this.bucket,
-      Key: input.key,
-      ContentType: input.contentType,
-      ...(sized ? { ContentLength: input.contentLength! } : {}),
-      IfNoneMatch: '*',
-      ...(input.checksumSha256 ? { ChecksumSHA256: input.checksumSha256 } : {}),
-    });
-    const signed = sized ? ['content-type', 'content-length', 'if-none-match'] : ['content-type', 'if-none-match'];
     const headers: Record<string, string> = {
       'Content-Type': input.contentType,
-      ...(sized ? { 'Content-Length': String(input.contentLength) } : {}),
+      ...(input.contentLength !== null ? { 'Content-Length': String(input.contentLength) } : {}),
+      ...(input.contentDisposition ? { 'Content-Disposition': input.contentDisposition } : {}),
       'If-None-Match': '*',
+      ...(input.checksumSha256 ? { 'x-amz-checksum-sha256': input.checksumSha256 } : {}),
     };
-    if (input.checksumSha256) {
-      signed.push('x-amz-checksum-sha256');
-      headers['x-amz-checksum-sha256'] = input.checksumSha256;
-    }
-    const url = await getSignedUrl(this.client, command, {
-      expiresIn: input.expiresIn,
-      signableHeaders: new Set(signed),
-      unhoistableHeaders: new Set(signed.filter((h) => h.startsWith('x-amz-'))),
-    });
+    const url = await this.presigner.presign({ method: 'PUT', key: input.key, operation: 'PutObject', headers, expiresIn: input.expiresIn });
     return { url, headers };
   }
 
@@ -186,6 +172,7 @@ export class S3Storage implements StoragePort {
     key: string;
     contentType: string;
     contentLength: number | { min: number; max: number };
+    contentDisposition?: string | null;
     expiresIn: number;
   }): Promise<{ url: string; fields: Record<string, string> }> {
     const range = typeof input.contentLength === 'number' ? { min: input.contentLength, max: input.contentLength } : input.contentLength;
@@ -197,8 +184,9 @@ export class S3Storage implements StoragePort {
         ['content-length-range', range.min, range.max],
         ['eq', '$Content-Type', input.contentType],
         ['eq', '$key', input.key],
+        ...(input.contentDisposition ? [['eq', '$Content-Disposition', input.contentDisposition] as ['eq', string, string]] : []),
       ],
-      Fields: { 'Content-Type': input.contentType },
+      Fields: { 'Content-Type': input.contentType, ...(input.contentDisposition ? { 'Content-Disposition': input.contentDisposition } : {}) },
     });
     return { url: r.url, fields: r.fields };
   }
@@ -227,12 +215,18 @@ export class S3Storage implements StoragePort {
     };
   }
 
-  async createMultipart(input: { key: string; contentType: string; checksumSha256?: boolean }): Promise<{ uploadId: string }> {
+  async createMultipart(input: {
+    key: string;
+    contentType: string;
+    checksumSha256?: boolean;
+    contentDisposition?: string | null;
+  }): Promise<{ uploadId: string }> {
     const r = await this.client.send(
       new CreateMultipartUploadCommand({
         Bucket: this.bucket,
         Key: input.key,
         ContentType: input.contentType,
+        ...(input.contentDisposition ? { ContentDisposition: input.contentDisposition } : {}),
         ...(input.checksumSha256 ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
       }),
     );
@@ -248,28 +242,17 @@ export class S3Storage implements StoragePort {
     checksumSha256?: string | null;
     expiresIn: number;
   }): Promise<{ url: string; headers: Record<string, string> }> {
-    const command = new UploadPartCommand({
-      Bucket: this.bucket,
-      Key: input.key,
-      UploadId: input.uploadId,
-      PartNumber: input.partNumber,
-      ...(input.contentLength !== null ? { ContentLength: input.contentLength } : {}),
-      ...(input.checksumSha256 ? { ChecksumSHA256: input.checksumSha256 } : {}),
-    });
-    const signed: string[] = [];
-    const headers: Record<string, string> = {};
-    if (input.contentLength !== null) {
-      signed.push('content-length');
-      headers['Content-Length'] = String(input.contentLength);
-    }
-    if (input.checksumSha256) {
-      signed.push('x-amz-checksum-sha256');
-      headers['x-amz-checksum-sha256'] = input.checksumSha256;
-    }
-    const url = await getSignedUrl(this.client, command, {
+    const headers: Record<string, string> = {
+      ...(input.contentLength !== null ? { 'Content-Length': String(input.contentLength) } : {}),
+      ...(input.checksumSha256 ? { 'x-amz-checksum-sha256': input.checksumSha256 } : {}),
+    };
+    const url = await this.presigner.presign({
+      method: 'PUT',
+      key: input.key,
+      operation: 'UploadPart',
+      query: { partNumber: String(input.partNumber), uploadId: input.uploadId },
+      headers,
       expiresIn: input.expiresIn,
-      signableHeaders: new Set(signed),
-      unhoistableHeaders: new Set(signed.filter((h) => h.startsWith('x-amz-'))),
     });
     return { url, headers };
   }
