@@ -138,3 +138,41 @@ export function contentDisposition(input: DispositionInput): Disposition {
   const type = dispositionType(input.contentType, input.requested);
   return { type, header: formatContentDisposition(type, input.filename) };
 }
+
+// ---- where the disposition comes from, per download strategy (docs/downloads.md "Which header goes where") ----------
+
+export type DownloadStrategyName = 'edge' | 'cloudfront' | 's3';
+
+/**
+ * True when downloads are served with the object's STORED Content-Disposition, so uploads must store it: CloudFront
+ * in front of an S3 origin returns what the origin returns. `edge` and `s3` set it per URL (signed `response-*`
+ * parameters) and store nothing. A configuration without a downloads section behaves as `s3`.
+ */
+export function storesDisposition(strategy: DownloadStrategyName | undefined): boolean {
+  return strategy === 'cloudfront';
+}
+
+/**
+ * The Content-Disposition a new object must carry (signed into the presigned PUT, pinned by the POST policy, set at
+ * CreateMultipartUpload, and checked at completion), or null when the strategy stores none. Always the default
+ * disposition of the type: inline for safe types, attachment otherwise. `filename` is the file's stored (sanitised)
+ * name and `contentType` its normalised type — the values the row keeps, so completion recomputes the same header.
+ */
+export function storedContentDisposition(
+  strategy: DownloadStrategyName | undefined,
+  file: { filename: string; contentType: string },
+): string | null {
+  if (!storesDisposition(strategy)) return null;
+  return contentDisposition({ filename: file.filename, contentType: file.contentType }).header;
+}
+
+/**
+ * For a download served with the stored disposition: the header to put in a signed `response-content-disposition`
+ * because the request asks for something stricter than what is stored (`?disposition=attachment` on a safe-inline
+ * type), or null when the stored value is already right.
+ */
+export function dispositionOverride(input: DispositionInput): string | null {
+  const wanted = contentDisposition(input);
+  const stored = dispositionType(input.contentType);
+  return wanted.type === stored ? null : wanted.header;
+}

@@ -9,6 +9,7 @@ import { objectKey } from '../domain/keys.ts';
 import { contentTypeAllowed, reservationRefusal } from '../domain/limits.ts';
 import { extensionFor, normalizeContentType } from '../domain/content-types.ts';
 import { sanitizeFilename } from '../domain/filename.ts';
+import { storedContentDisposition } from '../domain/disposition.ts';
 import { toFileView, type FileView } from './views.ts';
 
 /** S3's limit for a single PutObject / POST upload. */
@@ -65,6 +66,8 @@ export interface MultipartStarter {
       size: number;
       checksumSha256: string | null;
       partChecksums: boolean;
+      /** Content-Disposition to store on the completed object (cloudfront downloads), or null. */
+      contentDisposition?: string | null;
       expiresAt: Date;
     },
   ): Promise<{
@@ -166,12 +169,15 @@ export async function createUpload(
   // row lock short. A multipart upload is created in storage first and aborted if the reservation is refused.
   let upload: UploadInstructions;
   let multipart: { multipartUploadId: string; partSize: number; partCount: number } | null = null;
+  // Stored on the object only when downloads serve the stored value (cloudfront); null otherwise.
+  const disposition = storedContentDisposition(deps.config.downloads?.strategy, v);
   if (v.method === 'put') {
     const p = await deps.storage.presignPut({
       key,
       contentType: v.contentType,
       contentLength: v.size,
       checksumSha256: v.checksumSha256,
+      contentDisposition: disposition,
       expiresIn: urlTtl,
     });
     upload = { method: 'PUT', url: p.url, headers: p.headers, expiresAt: urlExpiresAt.toISOString() };
@@ -180,6 +186,7 @@ export async function createUpload(
       key,
       contentType: v.contentType,
       contentLength: v.size,
+      contentDisposition: disposition,
       expiresIn: urlTtl,
     });
     upload = { method: 'POST', url: p.url, fields: p.fields, expiresAt: urlExpiresAt.toISOString() };
@@ -191,6 +198,7 @@ export async function createUpload(
       size: v.size,
       checksumSha256: v.checksumSha256,
       partChecksums: input.partChecksums === true,
+      contentDisposition: disposition,
       expiresAt,
     });
     multipart = m;
