@@ -76,11 +76,27 @@ export interface NewFile {
   expiresAt: Date;
 }
 
-export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
+/**
+ * Reserves the file's size, one file and one pending slot on its workspace and inserts the pending row, in ONE
+ * statement (so one round trip and one commit): the conditional UPDATE makes concurrent reservations unable to
+ * overshoot any limit, and the INSERT runs only when the reservation fitted. Returns null when it did not fit
+ * (nothing changed).
+ */
+export async function insertReservedFile(q: Queryable, f: NewFile): Promise<FileRow | null> {
   const r = await q.query(
-    `INSERT INTO files (id, workspace_id, object_key, status, filename, content_type, size, checksum_sha256, metadata,
+    `WITH reserved AS (
+       UPDATE workspaces SET
+         reserved_bytes = reserved_bytes + $6,
+         pending_count = pending_count + 1,
+         updated_at = now()
+       WHERE id = $2
+         AND used_bytes + reserved_bytes + $6 <= quota_bytes
+         AND file_count + pending_count + 1 <= max_files
+         AND pending_count + 1 <= max_pending
+       RETURNING id)
+     INSERT INTO files (id, workspace_id, object_key, status, filename, content_type, size, checksum_sha256, metadata,
        uploader, upload_method, multipart_upload_id, part_size, part_count, fingerprint, created_at, expires_at)
-     VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     SELECT $1, reserved.id, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM reserved
      RETURNING ${FILE_COLUMNS}`,
     [
       f.id, f.workspaceId, f.objectKey, f.filename, f.contentType, f.size, f.checksumSha256, JSON.stringify(f.metadata),
@@ -88,7 +104,7 @@ export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
       f.fingerprint ?? null, f.createdAt, f.expiresAt,
     ],
   );
-  return toFileRow(r.rows[0]);
+  return r.rows[0] ? toFileRow(r.rows[0]) : null;
 }
 
 /** A file in a workspace; null for ids that do not exist or belong to another workspace. */

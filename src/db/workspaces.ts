@@ -82,26 +82,6 @@ export async function setWorkspaceLimits(
   return r.rows[0] ? toRow(r.rows[0]) : null;
 }
 
-/**
- * Reserves `size` bytes, one file and one pending slot in a single conditional UPDATE, so concurrent reservations
- * can never overshoot any limit. Returns null when it does not fit.
- */
-export async function reserve(q: Queryable, id: string, size: number): Promise<WorkspaceRow | null> {
-  const r = await q.query(
-    `UPDATE workspaces SET
-       reserved_bytes = reserved_bytes + $2,
-       pending_count = pending_count + 1,
-       updated_at = now()
-     WHERE id = $1
-       AND used_bytes + reserved_bytes + $2 <= quota_bytes
-       AND file_count + pending_count + 1 <= max_files
-       AND pending_count + 1 <= max_pending
-     RETURNING ${COLUMNS}`,
-    [id, size],
-  );
-  return r.rows[0] ? toRow(r.rows[0]) : null;
-}
-
 /** Applies a state transition's counter changes (see domain/upload-state counterDelta). */
 export async function applyCounterDelta(q: Queryable, id: string, d: CounterDelta): Promise<void> {
   if (d.usedBytes === 0 && d.reservedBytes === 0 && d.fileCount === 0 && d.pendingCount === 0) return;

@@ -2,9 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Deps } from './deps.ts';
 import { errors } from '../errors/index.ts';
-import { withTransaction } from '../db/pool.ts';
-import { ensureWorkspace, getWorkspace, reserve } from '../db/workspaces.ts';
-import { insertFile, type FileRow, type UploadMethod } from '../db/files.ts';
+import { ensureWorkspace, getWorkspace } from '../db/workspaces.ts';
+import { insertReservedFile, type FileRow, type UploadMethod } from '../db/files.ts';
 import { objectKey } from '../domain/keys.ts';
 import { contentTypeAllowed, reservationRefusal } from '../domain/limits.ts';
 import { extensionFor, normalizeContentType } from '../domain/content-types.ts';
@@ -207,25 +206,7 @@ export async function createUpload(
 
   let row: FileRow;
   try {
-    row = await withTransaction(deps.db, async (client) => {
-      const reserved = await reserve(client, input.workspaceId, v.size);
-      if (!reserved) {
-        const current = (await getWorkspace(client, input.workspaceId)) ?? ws;
-        const limit = reservationRefusal(current, current, v.size) ?? 'quota_bytes';
-        const messages = {
-          quota_bytes: 'Storage quota exceeded',
-          max_files: 'Maximum number of files reached',
-          max_pending: 'Too many uploads in progress',
-        } as const;
-        throw errors.quotaExceeded(limit, messages[limit], {
-          quotaBytes: current.quotaBytes,
-          usedBytes: current.usedBytes,
-          reservedBytes: current.reservedBytes,
-          maxFiles: current.maxFiles,
-          maxPending: current.maxPending,
-        });
-      }
-    return insertFile(client, {
+    const inserted = await insertReservedFile(deps.db, {
       id: fileId,
       workspaceId: input.workspaceId,
       objectKey: key,
@@ -243,7 +224,23 @@ export async function createUpload(
       createdAt: now,
       expiresAt,
     });
-    });
+    if (!inserted) {
+      const current = (await getWorkspace(deps.db, input.workspaceId)) ?? ws;
+      const limit = reservationRefusal(current, current, v.size) ?? 'quota_bytes';
+      const messages = {
+        quota_bytes: 'Storage quota exceeded',
+        max_files: 'Maximum number of files reached',
+        max_pending: 'Too many uploads in progress',
+      } as const;
+      throw errors.quotaExceeded(limit, messages[limit], {
+        quotaBytes: current.quotaBytes,
+        usedBytes: current.usedBytes,
+        reservedBytes: current.reservedBytes,
+        maxFiles: current.maxFiles,
+        maxPending: current.maxPending,
+      });
+    }
+    row = inserted;
   } catch (err) {
     if (multipart && multipartStarter?.abort) {
       await multipartStarter.abort(deps, { key, multipartUploadId: multipart.multipartUploadId }).catch((e) => {

@@ -6,9 +6,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Deps } from './deps.ts';
 import { errors } from '../errors/index.ts';
-import { withTransaction } from '../db/pool.ts';
-import { ensureWorkspace, getWorkspace, reserve, type WorkspaceRow } from '../db/workspaces.ts';
-import { getFile, insertFile, type FileRow, type UploadMethod } from '../db/files.ts';
+import { ensureWorkspace, getWorkspace, type WorkspaceRow } from '../db/workspaces.ts';
+import { getFile, insertReservedFile, type FileRow, type UploadMethod } from '../db/files.ts';
 import { findUploadToken, insertUploadToken } from '../db/upload-tokens.ts';
 import { isUuid, objectKey, workspacePrefix } from '../domain/keys.ts';
 import { contentTypeAllowed, remainingBytes, reservationRefusal } from '../domain/limits.ts';
@@ -92,29 +91,27 @@ async function createUndeclared(
   const key = objectKey(auth.workspaceId, fileId, extensionFor(contentType));
   const multipartUploadId = startMultipart ? await startMultipart(key, contentType) : null;
   try {
-    const row = await withTransaction(deps.db, async (tx) => {
-      if (!(await reserve(tx, auth.workspaceId, 0))) {
-        const current = (await getWorkspace(tx, auth.workspaceId)) ?? ws;
-        const limit = reservationRefusal(current, current, 0) ?? 'max_pending';
-        throw errors.quotaExceeded(limit, limit === 'max_files' ? 'Maximum number of files reached' : 'Too many uploads in progress');
-      }
-      return insertFile(tx, {
-        id: fileId,
-        workspaceId: auth.workspaceId,
-        objectKey: key,
-        filename: sanitizeFilename(input.filename as string),
-        contentType,
-        size: 0,
-        checksumSha256: null,
-        metadata: metadata as Record<string, unknown>,
-        uploader: auth.subject,
-        uploadMethod: method,
-        multipartUploadId,
-        fingerprint: null,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + deps.config.uploads.pendingTtlSeconds * 1000),
-      });
+    const row = await insertReservedFile(deps.db, {
+      id: fileId,
+      workspaceId: auth.workspaceId,
+      objectKey: key,
+      filename: sanitizeFilename(input.filename as string),
+      contentType,
+      size: 0,
+      checksumSha256: null,
+      metadata: metadata as Record<string, unknown>,
+      uploader: auth.subject,
+      uploadMethod: method,
+      multipartUploadId,
+      fingerprint: null,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + deps.config.uploads.pendingTtlSeconds * 1000),
     });
+    if (!row) {
+      const current = (await getWorkspace(deps.db, auth.workspaceId)) ?? ws;
+      const limit = reservationRefusal(current, current, 0) ?? 'max_pending';
+      throw errors.quotaExceeded(limit, limit === 'max_files' ? 'Maximum number of files reached' : 'Too many uploads in progress');
+    }
     return { row, ws };
   } catch (err) {
     if (multipartUploadId) await deps.storage.abortMultipart(key, multipartUploadId).catch(() => undefined);
