@@ -16,6 +16,7 @@ export const multipartStarter: MultipartStarter = {
       key: input.key,
       contentType: input.contentType,
       checksumSha256: input.partChecksums,
+      contentDisposition: input.contentDisposition ?? null,
     });
     return {
       multipartUploadId: uploadId,

@@ -13,6 +13,7 @@ import { isUuid, objectKey, workspacePrefix } from '../domain/keys.ts';
 import { contentTypeAllowed, remainingBytes, reservationRefusal } from '../domain/limits.ts';
 import { extensionFor, normalizeContentType } from '../domain/content-types.ts';
 import { sanitizeFilename } from '../domain/filename.ts';
+import { storedContentDisposition } from '../domain/disposition.ts';
 import { MAX_PARTS, MIN_PART_SIZE, inferPlan } from '../domain/part-plan.ts';
 import { completeUpload } from './complete-upload.ts';
 import { abortUpload } from './delete-file.ts';
@@ -131,14 +132,18 @@ export async function uppyParams(
   const put = typeof input.method === 'string' && input.method.toUpperCase() === 'PUT';
   const { row, ws } = await createUndeclared(deps, auth, input, put ? 'put' : 'post');
   const expiresIn = deps.config.uploads.urlTtlSeconds;
+  // cloudfront downloads: the object carries its Content-Disposition (a signed header / a field the policy pins);
+  // Uppy sends the returned `headers` (PUT) and every form field (POST) as given.
+  const contentDisposition = storedContentDisposition(deps.config.downloads?.strategy, row);
   if (put) {
-    const p = await deps.storage.presignPut({ key: row.objectKey, contentType: row.contentType, contentLength: null, expiresIn });
+    const p = await deps.storage.presignPut({ key: row.objectKey, contentType: row.contentType, contentLength: null, contentDisposition, expiresIn });
     return { method: 'PUT', url: p.url, headers: p.headers, expires: expiresIn };
   }
   const p = await deps.storage.presignPost({
     key: row.objectKey,
     contentType: row.contentType,
     contentLength: { min: 1, max: byteLimit(ws) },
+    contentDisposition,
     expiresIn,
   });
   return { method: 'POST', url: p.url, fields: p.fields, headers: {}, expires: expiresIn };
@@ -147,7 +152,10 @@ export async function uppyParams(
 /** POST /s3/multipart → {key, uploadId}; the uploadId Uppy sees is the file id (storage's id stays here). */
 export async function uppyCreateMultipart(deps: Deps, auth: UppyAuth, input: UppyFileInput): Promise<{ key: string; uploadId: string }> {
   const { row } = await createUndeclared(deps, auth, input, 'multipart', async (key, contentType) => {
-    return (await deps.storage.createMultipart({ key, contentType })).uploadId;
+    // The row's filename is sanitizeFilename(input.filename) (validated as a string before this runs).
+    const filename = sanitizeFilename(input.filename as string);
+    const contentDisposition = storedContentDisposition(deps.config.downloads?.strategy, { filename, contentType });
+    return (await deps.storage.createMultipart({ key, contentType, contentDisposition })).uploadId;
   });
   return { key: row.objectKey, uploadId: row.id };
 }
