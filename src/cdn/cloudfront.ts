@@ -1,6 +1,6 @@
 // CloudFront signed URLs and cookies (also used, with a different base URL and key, for the local edge).
 import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
-import { contentDisposition } from '../domain/disposition.ts';
+import { contentDisposition, dispositionOverride } from '../domain/disposition.ts';
 import {
   appendSigningParams,
   customPolicy,
@@ -24,6 +24,11 @@ export interface CloudFrontSignerOptions {
    * Put `response-content-disposition` / `response-content-type` into the signed URL (covered by the signature).
    * The local edge honours them. On CloudFront they only take effect if the distribution forwards the query string
    * to an OAC-signed S3 origin; otherwise the object's stored Content-Disposition metadata is what is served.
+   *
+   * Without it (strategy `cloudfront`) the object's stored Content-Disposition (the type's default, set at upload)
+   * is served, and the URL carries a signed `response-content-disposition` in ONE case only: the request asks for
+   * something stricter than what is stored (`?disposition=attachment` on a safe-inline type). That parameter takes
+   * effect only when the distribution's origin request policy forwards the query string to the S3 origin.
    */
   responseParams?: boolean;
   algorithm?: 'SHA1' | 'SHA256';
@@ -79,6 +84,9 @@ export class CloudFrontSigner implements DownloadSigner {
     if (this.opts.responseParams) {
       const disp = contentDisposition({ filename: input.filename, contentType: input.contentType, requested: input.disposition });
       query.push(['response-content-disposition', disp.header], ['response-content-type', input.contentType]);
+    } else if (this.strategy === 'cloudfront') {
+      const override = dispositionOverride({ filename: input.filename, contentType: input.contentType, requested: input.disposition });
+      if (override !== null) query.push(['response-content-disposition', override]);
     }
     return resourceUrl(this.baseUrl, input.key, query);
   }

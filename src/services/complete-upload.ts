@@ -7,6 +7,7 @@ import type { Deps } from './deps.ts';
 import { errors } from '../errors/index.ts';
 import { getFile, type FileRow } from '../db/files.ts';
 import { essenceOf } from '../domain/content-types.ts';
+import { storedContentDisposition } from '../domain/disposition.ts';
 import { isUuid } from '../domain/keys.ts';
 import { evaluateSniff, SNIFF_BYTES } from '../domain/sniff-policy.ts';
 import { transition } from './transition.ts';
@@ -17,6 +18,7 @@ export type RejectReason =
   | 'size_mismatch'
   | 'content_type_mismatch'
   | 'checksum_mismatch'
+  | 'disposition_mismatch'
   | 'active_content'
   | 'executable_content';
 
@@ -37,6 +39,16 @@ export async function verifyObject(deps: Deps, row: FileRow): Promise<Verificati
       ok: false,
       reason: 'content_type_mismatch',
       message: `Stored content type ${head.contentType ?? '(none)'} differs from declared ${row.contentType}`,
+    };
+  }
+  // cloudfront serves the stored Content-Disposition: an object without the expected one (e.g. created before the
+  // deployment switched to cloudfront, or by a store that ignored the signed header) would be served inline.
+  const disposition = storedContentDisposition(deps.config.downloads?.strategy, row);
+  if (disposition !== null && head.contentDisposition !== disposition) {
+    return {
+      ok: false,
+      reason: 'disposition_mismatch',
+      message: `Stored Content-Disposition ${head.contentDisposition ?? '(none)'} differs from the expected ${disposition}`,
     };
   }
   if (row.checksumSha256) {
@@ -141,6 +153,8 @@ function rejectMessage(reason: string | null): string {
       return 'The uploaded content does not match the declared content type';
     case 'checksum_mismatch':
       return 'The uploaded content does not match the declared SHA-256';
+    case 'disposition_mismatch':
+      return 'The uploaded object does not carry the Content-Disposition it was signed for';
     case 'active_content':
       return 'The uploaded content is HTML, SVG or script, which contradicts the declared content type';
     case 'executable_content':
