@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder } from './chunked.ts';
 import { checksumHeader, newHasher, parseAlgorithm, validChecksumValue, type ChecksumAlgorithm, type Hasher } from './checksums.ts';
@@ -121,6 +121,31 @@ export function planBody(req: IncomingMessage, auth: AuthInfo, maxSize: number, 
  * On any failure the file is removed and an S3Error is thrown.
  */
 export async function receiveBody(req: IncomingMessage, auth: AuthInfo, plan: BodyPlan, file: string, maxSize: number): Promise<BodyResult> {
+  try {
+    return await receiveInto(req, auth, plan, createWriteStream(file, { flags: 'wx' }), maxSize);
+  } catch (e) {
+    await fsp.rm(file, { force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * receiveBody for small bodies (XML documents): the same decoding, length and digest checks, but the bytes are kept in
+ * memory instead of going through a temp file. `maxSize` bounds the memory used.
+ */
+export async function receiveBodyToBuffer(req: IncomingMessage, auth: AuthInfo, plan: BodyPlan, maxSize: number): Promise<BodyResult & { body: Buffer }> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  const r = await receiveInto(req, auth, plan, sink, maxSize);
+  return { ...r, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) };
+}
+
+async function receiveInto(req: IncomingMessage, auth: AuthInfo, plan: BodyPlan, sink: Writable, maxSize: number): Promise<BodyResult> {
   const md5 = createHash('md5');
   const hasher: Hasher | undefined = plan.checksum ? newHasher(plan.checksum.alg) : undefined;
   const sha = plan.sha256 ? createHash('sha256') : undefined;
@@ -136,7 +161,7 @@ export async function receiveBody(req: IncomingMessage, auth: AuthInfo, plan: Bo
   // A Transform, not an async generator: measured ~2× faster for big bodies (no per-chunk promise round trips).
   const tap = new HashTap(limit, maxSize, [md5, hasher, sha]);
   try {
-    await pipeFromRequest(req, decoder ? [decoder, tap] : [tap], createWriteStream(file, { flags: 'wx' }));
+    await pipeFromRequest(req, decoder ? [decoder, tap] : [tap], sink);
     const size = tap.size;
     if (size !== plan.length) throw s3err('IncompleteBody');
     const md5d = md5.digest();
@@ -160,7 +185,6 @@ export async function receiveBody(req: IncomingMessage, auth: AuthInfo, plan: Bo
     }
     return { size, md5: md5d, checksum };
   } catch (e) {
-    await fsp.rm(file, { force: true }).catch(() => {});
     if (e instanceof S3Error) throw e;
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.message === 'aborted') {

@@ -156,6 +156,15 @@ async function writeJsonAtomic(file: string, tmpDir: string, value: unknown): Pr
   }
 }
 
+/** Removes a file; absent is fine. One unlink, where fs.rm({force}) costs an lstat and an unlink. */
+async function unlinkIfExists(file: string): Promise<void> {
+  try {
+    await fsp.unlink(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
 /** Serialises async work per key (in-process). */
 class KeyedMutex {
   private tails = new Map<string, Promise<unknown>>();
@@ -353,7 +362,7 @@ export class FsStore {
     for (const s of meta.segments) {
       const f = this.dataPath(bucket, s.file);
       if (this.readers.has(f)) this.doomed.add(f);
-      else await fsp.rm(f, { force: true });
+      else await unlinkIfExists(f);
     }
   }
 
@@ -416,7 +425,7 @@ export class FsStore {
       const b = this.getBucket(bucket);
       const current = b.objects.get(key);
       if (!current) return undefined;
-      await fsp.rm(this.metaPath(bucket, key), { force: true });
+      await unlinkIfExists(this.metaPath(bucket, key));
       b.objects.delete(key);
       const i = lowerBound(b.keys, key);
       if (b.keys[i] === key) b.keys.splice(i, 1);
