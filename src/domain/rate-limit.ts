@@ -13,7 +13,17 @@ export function rateWindow(now: Date, windowSeconds: number): RateWindow {
   return { start: new Date(startMs), retryAfterSeconds: Math.max(1, Math.ceil((startMs + ms - now.getTime()) / 1000)) };
 }
 
-/** The limit for a scope; 0 means unlimited. */
-export function isOverLimit(count: number, limit: number): boolean {
-  return limit > 0 && count > limit;
+/**
+ * Tokens one API instance takes from the shared counter at a time. An instance answers that many requests before it
+ * asks Postgres again, so the round trip is paid once per lease instead of once per request; the limit still holds
+ * exactly across instances (tokens are taken atomically), and at most (lease − 1) tokens per instance and window go
+ * unused. Small limits lease one token at a time, so they stay exact.
+ */
+export function leaseSize(limit: number): number {
+  return limit <= 0 ? 0 : Math.max(1, Math.min(50, Math.floor(limit / 100)));
+}
+
+/** Of a lease of `asked` tokens that brought the shared counter to `countAfter`, how many fit under the limit. */
+export function tokensGranted(countAfter: number, asked: number, limit: number): number {
+  return Math.max(0, Math.min(asked, limit - (countAfter - asked)));
 }

@@ -92,4 +92,33 @@ describe('rate limits', () => {
     expect(completes).toEqual([409, 409, 409, 429, 429]);
     expect((await call(a, ws, 'GET', `/v1/files/${id}`)).body.file.status).toBe('pending');
   });
+
+  test('large limits lease tokens in batches: across two instances no more than the limit is ever admitted, and at most (lease − 1) per instance goes unused', async () => {
+    const limit = 200; // leaseSize(200) = 2
+    const big = { ...env, RATE_LIMIT_COMPLETE: String(limit) };
+    const shared = { auth: { jwtSecret: a.config.auth.jwtSecret } };
+    const s3Target = { endpoint: t.endpoint, region: t.region, ...t.credentials, bucket: a.config.s3.bucket };
+    const c = await startTestApp({ s3Target, env: big, now: () => frozen, config: shared });
+    const d = await startTestApp({ s3Target, env: big, now: () => frozen, config: shared });
+    try {
+      const ws = randomWorkspaceId('rl');
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      const statuses: number[] = [];
+      // 16 concurrent callers per instance, 260 requests in all: every one is counted (404 for the unknown id) or refused.
+      let next = 0;
+      await Promise.all(Array.from({ length: 32 }, async (_, k) => {
+        while (next < 260) {
+          next += 1;
+          statuses.push((await call(k % 2 ? c : d, ws, 'POST', `/v1/uploads/${unknown}/complete`)).status);
+        }
+      }));
+      const admitted = statuses.filter((s) => s === 404).length;
+      expect(statuses.filter((s) => s !== 404 && s !== 429)).toEqual([]);
+      expect(admitted).toBeLessThanOrEqual(limit);
+      expect(admitted).toBeGreaterThanOrEqual(limit - 2 * (2 - 1));
+    } finally {
+      await c.close();
+      await d.close();
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { leaseSize, tokensGranted } from '../../src/domain/rate-limit.ts';
 import { objectKey, parseObjectKey, isValidWorkspaceId, workspacePrefix } from '../../src/domain/keys.ts';
 import { contentTypeAllowed, reservationRefusal, remainingBytes } from '../../src/domain/limits.ts';
 import {
@@ -176,5 +177,24 @@ describe('content types', () => {
       expect(isActiveContentType(t)).toBe(true);
     }
     for (const t of ['image/png', 'text/plain', 'application/pdf']) expect(isActiveContentType(t)).toBe(false);
+  });
+});
+
+describe('rate-limit leases', () => {
+  test('small limits lease one token at a time; large ones a bounded batch', () => {
+    expect(leaseSize(0)).toBe(0);
+    expect(leaseSize(5)).toBe(1);
+    expect(leaseSize(199)).toBe(1);
+    expect(leaseSize(200)).toBe(2);
+    expect(leaseSize(2000)).toBe(20);
+    expect(leaseSize(1_000_000)).toBe(50);
+  });
+  test('a lease is granted only up to the limit', () => {
+    expect(tokensGranted(10, 10, 100)).toBe(10); // 0 → 10
+    expect(tokensGranted(105, 10, 100)).toBe(5); // 95 → 105: 5 fit
+    expect(tokensGranted(110, 10, 100)).toBe(0); // 100 → 110: none
+    expect(tokensGranted(200, 10, 100)).toBe(0);
+    expect(tokensGranted(1, 1, 1)).toBe(1);
+    expect(tokensGranted(2, 1, 1)).toBe(0);
   });
 });
