@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { makeS3Client } from '../helpers/s3-targets.ts';
 import { apiTargets, PNG_1x1, uploadPost, uploadPut } from './support.ts';
+import { createClient } from '../../src/client/index.ts';
 
 const kp = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -216,6 +217,20 @@ describe.each(apiTargets())('stored Content-Disposition (cloudfront strategy) on
     });
     expect(done.status).toBe(200);
     expect(await storedDisposition(created.body.key)).toBe(PNG_DISPOSITION);
+  });
+
+  test('the SDK sends every header of upload.headers (PUT) and every field (POST): the objects carry the disposition', async () => {
+    const ws = randomWorkspaceId();
+    const client = createClient({ baseUrl: cf.baseUrl, getToken: () => cf.tokenFor(ws) });
+    const put = await client.upload(new Blob([TXT], { type: 'text/plain' }), { filename: 'notes.txt' }).done;
+    expect(put).toMatchObject({ status: 'available', uploadMethod: 'put' });
+    expect(await storedDisposition(await keyOf(cf, ws, put.id))).toBe(TXT_DISPOSITION);
+    const post = await client.upload(new Blob([PNG_1x1], { type: 'image/png' }), { filename: PNG_NAME, method: 'post' }).done;
+    expect(post).toMatchObject({ status: 'available', uploadMethod: 'post' });
+    expect(await storedDisposition(await keyOf(cf, ws, post.id))).toBe(PNG_DISPOSITION);
+    const mp = await client.upload(new Blob([PNG_1x1], { type: 'image/png' }), { filename: PNG_NAME, method: 'multipart' }).done;
+    expect(mp).toMatchObject({ status: 'available', uploadMethod: 'multipart' });
+    expect(await storedDisposition(await keyOf(cf, ws, mp.id))).toBe(PNG_DISPOSITION);
   });
 
   test('an object without the expected disposition (created before the switch to cloudfront) is rejected: disposition_mismatch', async () => {
