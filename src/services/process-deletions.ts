@@ -15,13 +15,13 @@ import type { Deps } from './deps.ts';
 type WorkerDeps = Pick<Deps, 'db' | 'storage' | 'log' | 'now'>;
 
 export interface ProcessDeletionsOptions {
-  /** Keys per claim and per DeleteObjects call (≤ 1,000; default 250). */
+  /** Keys per claim and per DeleteObjects call (≤ 1,000; default 1,000). */
   batchSize?: number;
   /** Stop after this many batches (default: until the outbox has nothing due). */
   maxBatches?: number;
   /** Parallel AbortMultipartUpload calls within a batch. */
   abortConcurrency?: number;
-  /** Batches in flight at once (each its own transaction and DeleteObjects call; default 8). */
+  /** Batches in flight at once (each its own transaction and DeleteObjects call; default 2). */
   parallel?: number;
   /** Only keys under this prefix (e.g. one workspace's `workspaces/<id>/`; default: all). */
   keyPrefix?: string;
@@ -35,10 +35,12 @@ export interface ProcessDeletionsResult {
 }
 
 const MAX_BATCH = 1000; // DeleteObjects takes at most 1,000 keys
-// Stores work through a DeleteObjects request key by key, so several smaller requests in flight finish sooner than one
-// of 1,000 (2,000 keys on the embedded store: 1 × 1,000 in flight 2.4 s, 4 × 250 0.95 s, 10 × 100 0.68 s).
-const DEFAULT_BATCH = 250;
-const DEFAULT_PARALLEL = 8;
+// Full batches: a DeleteObjects request of 1,000 keys costs a store about as much as several smaller ones (the embedded
+// store deletes a request's keys concurrently), and each batch is one Postgres transaction, so fewer, larger batches
+// win. Two in flight overlap one batch's Postgres work with the other's DeleteObjects. Measured on the embedded store
+// (2,000 outbox rows, 10% with an object, medians of 3): 2 × 1,000 in flight ~0.2 s, 8 × 250 ~0.24 s, 4 × 500 ~0.34 s.
+const DEFAULT_BATCH = 1000;
+const DEFAULT_PARALLEL = 2;
 
 export function retryDelaySeconds(attempts: number): number {
   return Math.min(3600, 5 * 2 ** Math.min(attempts, 10));

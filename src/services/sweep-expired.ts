@@ -151,6 +151,20 @@ async function probeStorage(deps: Deps, rows: FileRow[], headConcurrency: number
   return probe;
 }
 
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * UTF-8 byte order (S3's key order) without encoding: UTF-8 byte order is code point order, which differs from UTF-16
+ * code unit order only between surrogates (U+D800–DFFF, i.e. code points ≥ U+10000) and U+E000–FFFF, so those two
+ * ranges are swapped before comparing. (Buffer.from per comparison was a visible share of a sweep batch's CPU.)
+ */
+export function byteOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
+    if (y >= 0xd800) y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
+    return x - y;
+  }
+  return a.length - b.length;
 }
