@@ -23,6 +23,10 @@ const PNG_NAME = 'Pixel ünïcode.png';
 const PNG_DISPOSITION = `inline; filename="Pixel unicode.png"; filename*=UTF-8''Pixel%20%C3%BCn%C3%AFcode.png`;
 
 describe.each(apiTargets())('stored Content-Disposition (cloudfront strategy) on $name', (t) => {
+  // Recorded RGW 16 deviation: a POST upload's Content-Disposition (and Cache-Control) form fields are not stored
+  // (HeadObject shows none), where AWS stores them. Completion then refuses the object (disposition_mismatch) instead
+  // of letting CloudFront serve it inline: the verification catching a store that dropped a signed field.
+  const postStoresDisposition = t.name !== 'rgw';
   let cf: TestApp;
   let edge: TestApp;
   let s3: S3Client;
@@ -135,7 +139,13 @@ describe.each(apiTargets())('stored Content-Disposition (cloudfront strategy) on
     expect(c.upload.fields['Content-Disposition']).toBe(expected);
     const post = await uploadPost(c.upload, body, filename);
     expect(post.status).toBeLessThan(300);
-    expect((await complete(cf, ws, c.file.id)).body.file.status).toBe('available');
+    const done = await complete(cf, ws, c.file.id);
+    if (!postStoresDisposition) {
+      expect(done.status).toBe(422);
+      expect(done.body.error.details.reason).toBe('disposition_mismatch');
+      return;
+    }
+    expect(done.body.file.status).toBe('available');
     expect(await storedDisposition(await keyOf(cf, ws, c.file.id))).toBe(expected);
   });
 
@@ -191,8 +201,12 @@ describe.each(apiTargets())('stored Content-Disposition (cloudfront strategy) on
     expect(post.status).toBe(200);
     expect(post.body.fields['Content-Disposition']).toBe(TXT_DISPOSITION);
     expect((await uploadPost(post.body, TXT, 'notes.txt')).status).toBeLessThan(300);
-    expect(await settle(post.body.fields.key)).toMatchObject({ status: 'available' });
-    expect(await storedDisposition(post.body.fields.key)).toBe(TXT_DISPOSITION);
+    if (postStoresDisposition) {
+      expect(await settle(post.body.fields.key)).toMatchObject({ status: 'available' });
+      expect(await storedDisposition(post.body.fields.key)).toBe(TXT_DISPOSITION);
+    } else {
+      expect(await settle(post.body.fields.key)).toMatchObject({ status: 'rejected', rejectReason: 'disposition_mismatch' });
+    }
 
     // Uppy 5 may ask for a PUT: the signed header is in `headers`, which it sends.
     const put = await uppy('GET', `/params?filename=${encodeURIComponent(PNG_NAME)}&type=image%2Fpng&method=PUT`);
@@ -225,9 +239,14 @@ describe.each(apiTargets())('stored Content-Disposition (cloudfront strategy) on
     const put = await client.upload(new Blob([TXT], { type: 'text/plain' }), { filename: 'notes.txt' }).done;
     expect(put).toMatchObject({ status: 'available', uploadMethod: 'put' });
     expect(await storedDisposition(await keyOf(cf, ws, put.id))).toBe(TXT_DISPOSITION);
-    const post = await client.upload(new Blob([PNG_1x1], { type: 'image/png' }), { filename: PNG_NAME, method: 'post' }).done;
-    expect(post).toMatchObject({ status: 'available', uploadMethod: 'post' });
-    expect(await storedDisposition(await keyOf(cf, ws, post.id))).toBe(PNG_DISPOSITION);
+    const post = client.upload(new Blob([PNG_1x1], { type: 'image/png' }), { filename: PNG_NAME, method: 'post' }).done;
+    if (postStoresDisposition) {
+      const file = await post;
+      expect(file).toMatchObject({ status: 'available', uploadMethod: 'post' });
+      expect(await storedDisposition(await keyOf(cf, ws, file.id))).toBe(PNG_DISPOSITION);
+    } else {
+      await expect(post).rejects.toThrow(/Content-Disposition/);
+    }
     const mp = await client.upload(new Blob([PNG_1x1], { type: 'image/png' }), { filename: PNG_NAME, method: 'multipart' }).done;
     expect(mp).toMatchObject({ status: 'available', uploadMethod: 'multipart' });
     expect(await storedDisposition(await keyOf(cf, ws, mp.id))).toBe(PNG_DISPOSITION);
