@@ -41,6 +41,8 @@ export interface SweepExpiredResult {
   headCalls: number;
 }
 
+const FIRST_PAGE = 200;
+
 interface Probe {
   found: Map<string, { size: number }>;
   listCalls: number;
@@ -133,7 +135,10 @@ async function probeStorage(deps: Deps, rows: FileRow[], headConcurrency: number
       const page = await deps.storage.listObjects(`workspaces/${workspaceId}/files/`, {
         // StartAfter is exclusive: start just before the first key (a proper prefix of it sorts before it).
         ...(token ? { continuationToken: token } : { startAfter: first.slice(0, -1) }),
-        maxKeys: 1000,
+        // A small first page: when few of the batch's uploads have an object, the batch's key range holds few objects and
+        // a 1,000-key page would mostly list keys past the batch (each costing the store and the XML parser);
+        // when the range is dense, the following pages are full-size.
+        maxKeys: pages === 0 ? FIRST_PAGE : 1000,
       });
       pages += 1;
       probe.listCalls += 1;
