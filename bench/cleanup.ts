@@ -20,8 +20,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { startObjectStore } from '../src/objectstore/index.ts';
-import { processDeletions } from '../src/services/process-deletions.ts';
-import { sweepExpired } from '../src/services/sweep-expired.ts';
+import { runCleanupOnce } from '../src/services/cleanup.ts';
 import { S3Storage } from '../src/storage/s3-adapter.ts';
 import { seedExpiredUploads } from '../test/helpers/seed-expired.ts';
 import { startBenchPostgres } from './lib/postgres.ts';
@@ -71,13 +70,13 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     const naiveSeconds = (performance.now() - t0) / 1000;
     log(`cleanup: naive loop ${rows.rows.length} uploads in ${naiveSeconds.toFixed(1)} s`);
 
-    // Stowage: one sweep + the outbox, as `stowage cleanup --once` runs them.
+    // Stowage: one pass exactly as `stowage cleanup --once` runs it (the sweep, with the outbox draining alongside).
     t0 = performance.now();
-    const sweep = await sweepExpired(deps, { workspaceId: stowageWs });
-    const sweepSeconds = (performance.now() - t0) / 1000;
-    const deletions = await processDeletions(deps, { keyPrefix: `workspaces/${stowageWs}/` });
+    const pass = await runCleanupOnce(deps, { workspaceId: stowageWs, multipart: false });
     const stowageSeconds = (performance.now() - t0) / 1000;
-    log(`cleanup: stowage ${sweep.expired} expired, ${deletions.deleted} deletions in ${stowageSeconds.toFixed(1)} s (sweep ${sweepSeconds.toFixed(1)} s) ` +
+    if (pass.errors.length) throw new Error(`cleanup pass failed: ${JSON.stringify(pass.errors)}`);
+    const { expired: sweep, deletions } = pass;
+    log(`cleanup: stowage ${sweep.expired} expired, ${deletions.deleted} deletions in ${stowageSeconds.toFixed(1)} s ` +
       `(${sweep.batches} sweep batches, ${sweep.listCalls} list + ${sweep.headCalls} head calls, ${deletions.batches} DeleteObjects)`);
 
     // Both must have done the whole job.

@@ -1,6 +1,7 @@
 // One cleanup pass: every worker duty once, in the order that lets each feed the next — storage events first (they
-// may complete uploads the sweeper would otherwise examine), then expired uploads (which fill the outbox), then the
-// deletion outbox, then orphan multipart uploads. `stowage cleanup --once` prints its result; the worker runner
+// may complete uploads the sweeper would otherwise examine), then expired uploads (which fill the outbox) with the
+// deletion outbox draining alongside (the sweep is mostly Postgres work, the outbox mostly storage work, so running
+// them together overlaps the two), then orphan multipart uploads. `stowage cleanup --once` prints its result; the worker runner
 // repeats it.
 import type { Deps } from './deps.ts';
 import { processStorageEventInbox, type InboxResult } from './handle-storage-event.ts';
@@ -43,10 +44,29 @@ export async function runCleanupOnce(deps: Deps, opts: CleanupOptions = {}): Pro
   const scope = opts.workspaceId;
   const prefix = scope === undefined ? undefined : `workspaces/${scope}/`;
   const events = await attempt('events', () => processStorageEventInbox(deps), { processed: 0, failed: 0, outcomes: {} });
-  const expired = await attempt('expired', () => sweepExpired(deps, { batchSize, workspaceId: scope }), {
+  let sweeping = true;
+  const expiredRun = attempt('expired', () => sweepExpired(deps, { batchSize, workspaceId: scope }), {
     batches: 0, expired: 0, completed: 0, rejected: 0, listCalls: 0, headCalls: 0,
+  }).finally(() => {
+    sweeping = false;
   });
-  const deletions = await attempt('deletions', () => processDeletions(deps, { keyPrefix: prefix }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
+  const deletions: ProcessDeletionsResult = { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 };
+  const drain = () => attempt('deletions', () => processDeletions(deps, { keyPrefix: prefix }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
+  const add = (r: ProcessDeletionsResult) => {
+    deletions.batches += r.batches;
+    deletions.deleted += r.deleted;
+    deletions.abortedUploads += r.abortedUploads;
+    deletions.failed += r.failed;
+    return r;
+  };
+  const drainWhileSweeping = async () => {
+    while (sweeping) {
+      const r = add(await drain());
+      if (r.batches === 0 && sweeping) await new Promise((res) => setTimeout(res, 50));
+    }
+  };
+  const [expired] = await Promise.all([expiredRun, drainWhileSweeping()]);
+  add(await drain()); // what the sweep's last batches enqueued
   const multipart = opts.multipart === false
     ? null
     : await attempt('multipart', () => sweepOrphanMultipart(deps, { graceSeconds: opts.multipartGraceSeconds, ttlSeconds: opts.multipartTtlSeconds, prefix }), null);
