@@ -79,11 +79,14 @@ describe.each(apiTargets())('SDK: 300 MiB, interrupted and resumed, on $name', (
     const h2 = client2.upload(file, { onResume: (r) => (resumed = r) });
     const done = await h2.done;
     expect(done).toMatchObject({ id: fileId, status: 'available', size: SIZE, uploadMethod: 'multipart' });
-    expect(resumed).toMatchObject({ fileId, partsPresent: present.size });
+    // A part still in flight at the abort may land in storage after the listing above (seen on RGW): the resume
+    // then finds it too. Either way it sends exactly the parts storage lacks, none of those already there.
+    expect(resumed?.fileId).toBe(fileId);
+    expect(resumed!.partsPresent).toBeGreaterThanOrEqual(present.size);
     const sent = second.partsStored().sort((a, b) => a - b);
-    const missing = Array.from({ length: partCount }, (_, i) => i + 1).filter((n) => !present.has(n));
-    expect(sent).toEqual(missing);
-    expect(h2.stats.partsSkipped).toBe(present.size);
+    expect(sent.filter((n) => present.has(n))).toEqual([]);
+    expect(sent.length).toBe(partCount - resumed!.partsPresent);
+    expect(h2.stats.partsSkipped).toBe(resumed!.partsPresent);
     expect(h2.progress()).toMatchObject({ bytesSent: SIZE, total: SIZE, eta: 0 });
 
     // The bytes in storage are the file's.
