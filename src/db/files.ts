@@ -1,4 +1,6 @@
+import pg from 'pg';
 import type { Queryable } from './pool.ts';
+import { Coalescer, coalescerFor } from './coalescer.ts';
 import type { FileStatus } from '../domain/upload-state.ts';
 
 export type UploadMethod = 'put' | 'post' | 'multipart';
@@ -83,6 +85,15 @@ export interface NewFile {
  * (nothing changed).
  */
 export async function insertReservedFile(q: Queryable, f: NewFile): Promise<FileRow | null> {
+  // Through the pool (request handlers), concurrent inserts share one statement; a client (a transaction) runs alone.
+  if (q instanceof pg.Pool) return coalescerFor(reservedInserts, q, () => new Coalescer((batch) => insertReservedFiles(q, batch), BATCHING)).call(f);
+  return insertReservedFileAlone(q, f);
+}
+
+const BATCHING = { maxBatch: 64, maxInFlight: 4 };
+const reservedInserts = new WeakMap<object, Coalescer<NewFile, FileRow | null>>();
+
+async function insertReservedFileAlone(q: Queryable, f: NewFile): Promise<FileRow | null> {
   const r = await q.query(
     `WITH reserved AS (
        UPDATE workspaces SET
@@ -105,6 +116,37 @@ export async function insertReservedFile(q: Queryable, f: NewFile): Promise<File
     ],
   );
   return r.rows[0] ? toFileRow(r.rows[0]) : null;
+}
+
+/**
+ * Many reservations in one statement (migration 090): the same per-row conditional reservation, one round trip and
+ * one commit for the lot. If the statement fails it changed nothing, and each row is retried alone so that an error
+ * reaches only the request it belongs to.
+ */
+async function insertReservedFiles(q: pg.Pool, batch: NewFile[]): Promise<(FileRow | null | Promise<FileRow | null>)[]> {
+  if (batch.length === 1) return [insertReservedFileAlone(q, batch[0]!)];
+  const rows = batch.map((f, ord) => ({
+    ord, id: f.id, workspace_id: f.workspaceId, object_key: f.objectKey, filename: f.filename,
+    content_type: f.contentType, size: f.size, checksum_sha256: f.checksumSha256, metadata: f.metadata,
+    uploader: f.uploader, upload_method: f.uploadMethod, multipart_upload_id: f.multipartUploadId ?? null,
+    part_size: f.partSize ?? null, part_count: f.partCount ?? null, fingerprint: f.fingerprint ?? null,
+    created_at: f.createdAt, expires_at: f.expiresAt,
+  }));
+  let inserted: pg.QueryResult;
+  try {
+    inserted = await q.query(`SELECT ${FILE_COLUMNS} FROM stowage_insert_reserved_files($1::jsonb)`, [JSON.stringify(rows)]);
+  } catch (err) {
+    // A connection lost mid-statement may have committed: retrying would fail the rows a second time, not help.
+    if (!isStatementError(err)) throw err;
+    return batch.map((f) => insertReservedFileAlone(q, f));
+  }
+  const byId = new Map(inserted.rows.map((r) => [r.id as string, toFileRow(r)]));
+  return batch.map((f) => byId.get(f.id) ?? null);
+}
+
+/** An error Postgres raised for the statement (it rolled back), as opposed to a lost connection. */
+function isStatementError(err: unknown): boolean {
+  return err instanceof pg.DatabaseError;
 }
 
 /** A file in a workspace; null for ids that do not exist or belong to another workspace. */

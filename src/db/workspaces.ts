@@ -1,4 +1,6 @@
+import pg from 'pg';
 import type { Queryable } from './pool.ts';
+import { Coalescer, coalescerFor } from './coalescer.ts';
 import type { WorkspaceDefaults } from '../config/index.ts';
 import type { CounterDelta } from '../domain/upload-state.ts';
 
@@ -51,8 +53,19 @@ export async function ensureWorkspace(q: Queryable, id: string, defaults: Worksp
 }
 
 export async function getWorkspace(q: Queryable, id: string): Promise<WorkspaceRow | null> {
+  // Through the pool (request handlers), concurrent lookups share one SELECT; a client (a transaction) reads alone.
+  if (q instanceof pg.Pool) return coalescerFor(lookups, q, () => new Coalescer((ids) => getWorkspaces(q, ids), LOOKUP_BATCHING)).call(id);
   const r = await q.query(`SELECT ${COLUMNS} FROM workspaces WHERE id = $1`, [id]);
   return r.rows[0] ? toRow(r.rows[0]) : null;
+}
+
+const LOOKUP_BATCHING = { maxBatch: 256, maxInFlight: 4 };
+const lookups = new WeakMap<object, Coalescer<string, WorkspaceRow | null>>();
+
+async function getWorkspaces(q: Queryable, ids: string[]): Promise<(WorkspaceRow | null)[]> {
+  const r = await q.query(`SELECT ${COLUMNS} FROM workspaces WHERE id = ANY($1::text[])`, [[...new Set(ids)]]);
+  const byId = new Map(r.rows.map((row) => [row.id as string, toRow(row)]));
+  return ids.map((id) => byId.get(id) ?? null);
 }
 
 /** Updates a workspace's limits (admin/tests). Counters are untouched. */
