@@ -33,7 +33,20 @@ export function createAuthenticator(auth: Config['auth']): Authenticator {
   } else {
     throw new Error('auth: configure AUTH_JWT_SECRET or AUTH_JWKS_URL');
   }
+  // Verified tokens are remembered until they expire (at most VERIFIED_TTL_MS): a backend sends the same token with
+  // many requests, and verifying it again each time was the largest CPU cost of a request. Failures are never kept.
+  const verified = new Map<string, { context: AuthContext; until: number }>();
   return async (token) => {
+    const hit = verified.get(token);
+    if (hit && Date.now() < hit.until) return hit.context;
+    const context = await authenticate(token);
+    const expMs = typeof context.claims.exp === 'number' ? context.claims.exp * 1000 : Infinity;
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(token, { context, until: Math.min(expMs, Date.now() + VERIFIED_TTL_MS) });
+    return context;
+  };
+
+  async function authenticate(token: string): Promise<AuthContext> {
     let payload: JWTPayload;
     try {
       payload = await verify(token);
@@ -49,8 +62,11 @@ export function createAuthenticator(auth: Config['auth']): Authenticator {
       throw errors.unauthorized(`Token has no valid "${claim}" claim`);
     }
     return { workspaceId, subject: typeof payload.sub === 'string' ? payload.sub : null, claims: payload };
-  };
+  }
 }
+
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
 
 export function bearerToken(req: FastifyRequest): string {
   const h = req.headers.authorization;

@@ -86,3 +86,33 @@ describe('JWKS auth with a custom workspace claim, issuer and audience', () => {
     expect(((await r.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
   });
 });
+
+describe('verified tokens are remembered only until they expire', () => {
+  let target: S3Target;
+  let app: TestApp;
+  beforeAll(async () => {
+    target = embeddedTarget();
+    await target.start();
+    app = await startTestApp({ s3Target: { endpoint: target.endpoint, region: target.region, ...target.credentials } });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await target?.stop();
+  });
+
+  test('a token accepted a moment ago is refused once its exp passes; a changed signature is never accepted', async () => {
+    const ws = randomWorkspaceId();
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await app.tokenFor(ws, { ttlSeconds: exp - Math.floor(Date.now() / 1000) });
+    const usage = (t: string) => fetch(`${app.baseUrl}/v1/usage`, { headers: { authorization: `Bearer ${t}` } });
+    expect((await usage(token)).status).toBe(200);
+    expect((await usage(token)).status).toBe(200);
+    const [head, body, sig] = token.split('.');
+    const tampered = `${head}.${body}.${sig!.slice(0, -2)}${sig!.endsWith('AA') ? 'BB' : 'AA'}`;
+    expect((await usage(tampered)).status).toBe(401);
+    await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));
+    const late = await usage(token);
+    expect(late.status).toBe(401);
+    expect(((await late.json()) as { error: { message: string } }).error.message).toMatch(/expired/i);
+  });
+});
