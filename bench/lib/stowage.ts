@@ -110,7 +110,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     // BENCH_API_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const api = spawnChild(process.execPath, [...nodeArgs, resolve('bin', 'stowage.mjs'), 'serve'], { env });
+    // --no-memory-reducer: as the `stowage` bin and `npm start` run it (see bin/stowage.mjs).
+    const api = spawnChild(process.execPath, ['--no-memory-reducer', ...nodeArgs, resolve('bin', 'stowage.mjs'), 'serve'], { env });
     cleanups.push(() => api.stop());
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForHttp(`${apiUrl}/healthz`, api, 60_000);
@@ -118,7 +119,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     return {
       apiUrl,
       apiPid: api.pid,
-      apiCommand: 'node bin/stowage.mjs serve',
+      apiCommand: 'node --no-memory-reducer bin/stowage.mjs serve',
       s3Endpoint: store.endpoint,
       databaseUrl,
       api,
