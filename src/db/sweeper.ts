@@ -3,10 +3,25 @@
 import type { Queryable } from './pool.ts';
 import { FILE_COLUMNS, toFileRow, type FileRow, type TransitionFields } from './files.ts';
 import type { FileStatus } from '../domain/upload-state.ts';
+import { workspacePrefix } from '../domain/keys.ts';
+
+/** What the sweeper needs of a claimed row (the full row is read only for the few whose object arrived). */
+export interface ExpiredClaim {
+  id: string;
+  workspaceId: string;
+  objectKey: string;
+  size: number;
+  uploadMethod: FileRow['uploadMethod'];
+}
 
 /**
  * Expired pending uploads (expires_at ≤ now), locked for the caller's transaction, in object-key byte order so that
  * one storage listing covers the batch. SKIP LOCKED: concurrent workers get disjoint batches.
+ *
+ * Scoped to a workspace, the claim also bounds the key range to the workspace's prefix: the partial key index
+ * (files_pending_key_idx) then serves the filter and the order, whatever the statistics say. Without the bound, a
+ * freshly loaded workspace (statistics not yet analyzed) got the (workspace, status) index, which reads and sorts
+ * every pending row of the workspace for each batch — 169 ms per claim at 100,000 rows, vs ~2 ms (EXPLAIN ANALYZE).
  */
 export async function claimExpiredPending(
   q: Queryable,
@@ -14,38 +29,81 @@ export async function claimExpiredPending(
   limit: number,
   excludeIds: string[] = [],
   workspaceId: string | null = null,
-): Promise<FileRow[]> {
+): Promise<ExpiredClaim[]> {
+  const params: unknown[] = [now, limit, excludeIds];
+  let scope = '';
+  if (workspaceId !== null) {
+    const prefix = workspacePrefix(workspaceId); // ends with '/'; '0' is the next byte
+    params.push(workspaceId, prefix, prefix.slice(0, -1) + '0');
+    scope = `AND workspace_id = $4 AND object_key COLLATE "C" >= $5 AND object_key COLLATE "C" < $6`;
+  }
   const r = await q.query(
-    `SELECT ${FILE_COLUMNS} FROM files
-      WHERE status = 'pending' AND expires_at <= $1 AND NOT (id = ANY($3::uuid[]))
-        AND ($4::text IS NULL OR workspace_id = $4)
+    `SELECT id, workspace_id, object_key, size, upload_method FROM files
+      WHERE status = 'pending' AND expires_at <= $1 AND NOT (id = ANY($3::uuid[])) ${scope}
       ORDER BY object_key COLLATE "C"
       LIMIT $2
         FOR UPDATE SKIP LOCKED`,
-    [now, limit, excludeIds, workspaceId],
+    params,
   );
+  return r.rows.map((row: Record<string, unknown>) => ({
+    id: row.id as string,
+    workspaceId: row.workspace_id as string,
+    objectKey: row.object_key as string,
+    size: Number(row.size),
+    uploadMethod: row.upload_method as FileRow['uploadMethod'],
+  }));
+}
+
+/** Full rows by id (no lock beyond what the caller holds). */
+export async function getFilesByIds(q: Queryable, ids: string[]): Promise<FileRow[]> {
+  if (ids.length === 0) return [];
+  const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE id = ANY($1::uuid[])`, [ids]);
   return r.rows.map(toFileRow);
 }
 
-/** Set-based transitionFile: moves every listed file whose status is in `from` to `to` (row locks held). */
+export interface MovedFile {
+  id: string;
+  workspaceId: string;
+  size: number;
+  previous: FileStatus;
+}
+
+/**
+ * Set-based transitionFile: moves every listed file whose status is in `from` to `to` (row locks held) and, in the
+ * same statement, queues an outbox row for each moved file whose previous status is not in `alreadyQueued` (when
+ * `enqueue` is given). Returns only what the counters need. With a single `from` status the previous status is known,
+ * so the UPDATE filters on it directly (no locking pre-read of the rows' status).
+ */
 export async function transitionFiles(
   q: Queryable,
   ids: string[],
   from: readonly FileStatus[],
   to: FileStatus,
   fields: TransitionFields = {},
-): Promise<{ row: FileRow; previous: FileStatus }[]> {
+  enqueue: { reason: string; alreadyQueued: readonly FileStatus[]; notBefore?: Date } | null = null,
+): Promise<MovedFile[]> {
   if (ids.length === 0) return [];
-  const r = await q.query(
-    `WITH cur AS (SELECT id, status AS previous FROM files WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
-     UPDATE files f SET
-       status = $3,
+  const single = from.length === 1;
+  const moved = single
+    ? `moved AS (UPDATE files f SET ${'$SET'}
+        WHERE f.id = ANY($1::uuid[]) AND f.status = ANY($2::text[])
+        RETURNING f.id, f.workspace_id, f.object_key, f.size, f.multipart_upload_id, ($2::text[])[1] AS previous)`
+    : `cur AS (SELECT id, status AS previous FROM files WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE),
+       moved AS (UPDATE files f SET ${'$SET'}
+        FROM cur WHERE f.id = cur.id AND cur.previous = ANY($2::text[])
+        RETURNING f.id, f.workspace_id, f.object_key, f.size, f.multipart_upload_id, cur.previous)`;
+  const set = `status = $3,
        reject_reason = CASE WHEN $4::boolean THEN $5 ELSE f.reject_reason END,
        completed_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE f.completed_at END,
-       deleted_at = CASE WHEN $8::boolean THEN $9::timestamptz ELSE f.deleted_at END
-     FROM cur
-     WHERE f.id = cur.id AND cur.previous = ANY($2::text[])
-     RETURNING ${FILE_COLUMNS.split(',').map((c) => 'f.' + c.trim()).join(', ')}, cur.previous`,
+       deleted_at = CASE WHEN $8::boolean THEN $9::timestamptz ELSE f.deleted_at END`;
+  const r = await q.query(
+    `WITH ${moved.replace('$SET', set)},
+     queued AS (
+       INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at)
+       SELECT object_key, id, $11, multipart_upload_id, COALESCE($13::timestamptz, now())
+         FROM moved WHERE $10::boolean AND NOT (previous = ANY($12::text[]))
+     )
+     SELECT id, workspace_id, size, previous FROM moved`,
     [
       ids,
       from,
@@ -53,24 +111,15 @@ export async function transitionFiles(
       'rejectReason' in fields, fields.rejectReason ?? null,
       'completedAt' in fields, fields.completedAt ?? null,
       'deletedAt' in fields, fields.deletedAt ?? null,
+      enqueue !== null, enqueue?.reason ?? null, enqueue?.alreadyQueued ?? [], enqueue?.notBefore ?? null,
     ],
   );
-  return r.rows.map((row: Record<string, unknown>) => ({ row: toFileRow(row), previous: row.previous as FileStatus }));
-}
-
-/** Enqueues many object deletions in one statement. */
-export async function enqueueDeletions(
-  q: Queryable,
-  items: { objectKey: string; fileId: string | null; reason: string; multipartUploadId: string | null }[],
-  notBefore?: Date,
-): Promise<void> {
-  if (items.length === 0) return;
-  await q.query(
-    `INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at)
-     SELECT k, f, r, m, COALESCE($5::timestamptz, now())
-       FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS t(k, f, r, m)`,
-    [items.map((i) => i.objectKey), items.map((i) => i.fileId), items.map((i) => i.reason), items.map((i) => i.multipartUploadId), notBefore ?? null],
-  );
+  return r.rows.map((row: Record<string, unknown>) => ({
+    id: row.id as string,
+    workspaceId: row.workspace_id as string,
+    size: Number(row.size),
+    previous: row.previous as FileStatus,
+  }));
 }
 
 export async function removeDeletions(q: Queryable, ids: number[]): Promise<void> {

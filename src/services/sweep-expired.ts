@@ -13,8 +13,7 @@
 // early and the rest of the batch is probed with HEAD. A crash before COMMIT leaves the rows pending: the next run
 // reclaims them; a crash after COMMIT has done everything (the outbox rows are durable).
 import { withTransaction } from '../db/pool.ts';
-import { claimExpiredPending } from '../db/sweeper.ts';
-import type { FileRow } from '../db/files.ts';
+import { claimExpiredPending, getFilesByIds, type ExpiredClaim } from '../db/sweeper.ts';
 import { settleUpload } from './complete-upload.ts';
 import type { Deps } from './deps.ts';
 import { forEachLimit } from './process-deletions.ts';
@@ -64,8 +63,8 @@ export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): 
         const rows = await claimExpiredPending(tx, now, batchSize, handedOver, opts.workspaceId ?? null);
         if (rows.length === 0) return null;
         const probe = await probeStorage(deps, rows, opts.headConcurrency ?? 16);
-        const arrived: FileRow[] = [];
-        const expire: FileRow[] = [];
+        const arrived: ExpiredClaim[] = [];
+        const expire: ExpiredClaim[] = [];
         for (const r of rows) {
           const obj = probe.found.get(r.objectKey);
           // A multipart object exists only once completed, so any size is worth verifying; a PUT/POST object of another
@@ -80,7 +79,8 @@ export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): 
           reason: 'expired',
           fields: { rejectReason: null },
         });
-        return { won: won.length, arrived, probe };
+        // The completion function takes the full row: read it for the few whose object arrived.
+        return { won: won.length, arrived: await getFilesByIds(tx, arrived.map((r) => r.id)), probe };
       });
       if (!batch) break;
       out.batches += 1;
@@ -109,15 +109,15 @@ export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): 
  * Which of the rows' objects exist. Rows are in key byte order. Per workspace: list from the first key; stop once
  * past the last key, or when the listing is not paying for itself (more than one page per 50 rows); HEAD the rest.
  */
-async function probeStorage(deps: Deps, rows: FileRow[], headConcurrency: number): Promise<Probe> {
+async function probeStorage(deps: Deps, rows: ExpiredClaim[], headConcurrency: number): Promise<Probe> {
   const probe: Probe = { found: new Map(), listCalls: 0, headCalls: 0 };
-  const groups = new Map<string, FileRow[]>();
+  const groups = new Map<string, ExpiredClaim[]>();
   for (const r of rows) {
     const g = groups.get(r.workspaceId);
     if (g) g.push(r);
     else groups.set(r.workspaceId, [r]);
   }
-  const toHead: FileRow[] = [];
+  const toHead: ExpiredClaim[] = [];
   for (const [workspaceId, group] of groups) {
     if (group.length < 4) {
       toHead.push(...group);

@@ -3,7 +3,7 @@
 // counters and the deletion outbox change in the same transaction.
 import type { Deps } from './deps.ts';
 import { withTransaction, type DbClient } from '../db/pool.ts';
-import { enqueueDeletions, transitionFiles } from '../db/sweeper.ts';
+import { transitionFiles, type MovedFile } from '../db/sweeper.ts';
 import { getFileById, transitionFile, type FileRow, type TransitionFields } from '../db/files.ts';
 import { applyCounterDelta } from '../db/workspaces.ts';
 import {
@@ -71,40 +71,32 @@ async function deleteNow(deps: Deps, d: ObjectDeletionRow, row: FileRow): Promis
 /**
  * The batch form of `transition`, for workers that move many files at once (the expiry sweeper): the same rules —
  * conditional UPDATE under the row locks, counterDelta per file (summed per workspace), the deletion outbox — applied
- * set-based inside the caller's transaction. It does not delete objects right away: the outbox worker removes them
- * in DeleteObjects batches of 1,000. Returns the files this call moved (the others were no longer in a `from` state).
+ * set-based inside the caller's transaction (the UPDATE and the outbox INSERT are one statement). It does not delete
+ * objects right away: the outbox worker removes them in DeleteObjects batches of 1,000. Returns the files this call
+ * moved (the others were no longer in a `from` state).
  */
 export async function transitionMany(
   tx: DbClient,
   input: { fileIds: string[]; from: readonly FileStatus[]; to: FileStatus; fields?: TransitionFields; reason?: string },
-): Promise<FileRow[]> {
-  const moved = await transitionFiles(tx, input.fileIds, input.from, input.to, input.fields);
+): Promise<MovedFile[]> {
+  // An object becomes unwanted when leaving a state that keeps it for one that removes it (see `transition`).
+  const enqueue = removesObject(input.to)
+    ? { reason: input.reason ?? input.to, alreadyQueued: input.from.filter(removesObject) }
+    : null;
+  const moved = await transitionFiles(tx, input.fileIds, input.from, input.to, input.fields, enqueue);
   if (moved.length === 0) return [];
   const perWorkspace = new Map<string, CounterDelta>();
-  for (const { row, previous } of moved) {
-    const d = counterDelta(previous, input.to, row.size);
-    const acc = perWorkspace.get(row.workspaceId) ?? { usedBytes: 0, reservedBytes: 0, fileCount: 0, pendingCount: 0 };
+  for (const { workspaceId, size, previous } of moved) {
+    const d = counterDelta(previous, input.to, size);
+    const acc = perWorkspace.get(workspaceId) ?? { usedBytes: 0, reservedBytes: 0, fileCount: 0, pendingCount: 0 };
     acc.usedBytes += d.usedBytes;
     acc.reservedBytes += d.reservedBytes;
     acc.fileCount += d.fileCount;
     acc.pendingCount += d.pendingCount;
-    perWorkspace.set(row.workspaceId, acc);
+    perWorkspace.set(workspaceId, acc);
   }
   for (const [workspaceId, d] of [...perWorkspace].sort(([a], [b]) => (a < b ? -1 : 1))) {
     await applyCounterDelta(tx, workspaceId, d);
   }
-  if (removesObject(input.to)) {
-    await enqueueDeletions(
-      tx,
-      moved
-        .filter(({ previous }) => !removesObject(previous))
-        .map(({ row }) => ({
-          objectKey: row.objectKey,
-          fileId: row.id,
-          reason: input.reason ?? input.to,
-          multipartUploadId: row.multipartUploadId,
-        })),
-    );
-  }
-  return moved.map((m) => m.row);
+  return moved;
 }
