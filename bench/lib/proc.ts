@@ -1,6 +1,6 @@
 // Process measurements (Linux /proc) and small process helpers shared by the benchmarks.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Clock ticks per second for /proc/<pid>/stat utime/stime; 100 on every Linux we run on. */
@@ -27,6 +27,23 @@ export function procSample(pid: number): ProcSample {
     return m ? Number(m[1]) * 1024 : 0;
   };
   return { cpuSeconds: (utime + stime) / CLK_TCK, rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
+}
+
+/**
+ * CPU-seconds the process's live threads have run, in nanoseconds from /proc/<pid>/task/<tid>/schedstat: exact where
+ * /proc/<pid>/stat counts 10 ms ticks (a few requests' worth of CPU is below one tick). Threads that exited are not
+ * counted (Node's threads live as long as the process).
+ */
+export function schedCpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* the thread exited meanwhile */
+    }
+  }
+  return ns / 1e9;
 }
 
 /** Polls RSS every `everyMs` and remembers the peak (VmHWM covers the whole life; this covers a window). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendBody } from './bytes.ts';
-import { procSample, rssWatcher, spawnChild, type Child } from './proc.ts';
+import { procSample, rssWatcher, schedCpuSeconds, spawnChild, type Child } from './proc.ts';
 
 export interface TusServer {
   url: string;
@@ -67,10 +67,10 @@ export interface CostMeasure {
   seconds: number;
 }
 
-/** Runs `work` while measuring the CPU-seconds and peak RSS of process `pid`. */
+/** Runs `work` while measuring the CPU-seconds (all threads, ns precision) and peak RSS of process `pid`. */
 export async function measureProcess(pid: number, work: () => Promise<void>): Promise<CostMeasure> {
   const watcher = rssWatcher(pid, 20);
-  const before = procSample(pid);
+  const cpu0 = schedCpuSeconds(pid);
   const t0 = performance.now();
   try {
     await work();
@@ -78,6 +78,7 @@ export async function measureProcess(pid: number, work: () => Promise<void>): Pr
     watcher.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = schedCpuSeconds(pid);
   const after = procSample(pid);
-  return { cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRssBytes: Math.max(watcher.peak(), after.rssBytes), seconds };
+  return { cpuSeconds: cpu1 - cpu0, peakRssBytes: Math.max(watcher.peak(), after.rssBytes), seconds };
 }

@@ -155,12 +155,6 @@ export async function getFile(q: Queryable, workspaceId: string, id: string): Pr
   return r.rows[0] ? toFileRow(r.rows[0]) : null;
 }
 
-/** A file by id alone — for workers that learn of a file from storage, never for request handlers. */
-export async function getFileById(q: Queryable, id: string): Promise<FileRow | null> {
-  const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE id = $1`, [id]);
-  return r.rows[0] ? toFileRow(r.rows[0]) : null;
-}
-
 export async function getFileByKey(q: Queryable, objectKey: string): Promise<FileRow | null> {
   const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE object_key = $1`, [objectKey]);
   return r.rows[0] ? toFileRow(r.rows[0]) : null;
@@ -210,39 +204,96 @@ export interface TransitionFields {
   deletedAt?: Date | null;
 }
 
+/** Workspace counter changes per status a transition may leave: byte deltas per byte of the file, count deltas. */
+export interface CounterRates {
+  from: readonly FileStatus[];
+  usedPerByte: number[];
+  reservedPerByte: number[];
+  fileCount: number[];
+  pendingCount: number[];
+}
+
+export interface FileTransition {
+  /** True when this statement made the change. */
+  won: boolean;
+  /** The row after the statement (unchanged when not won); null when there is no such file. */
+  row: FileRow | null;
+  previous: FileStatus | null;
+  /** The outbox row queued for the file's object, when the transition made it unwanted. */
+  deletionId: number | null;
+}
+
 /**
- * Moves a file to `to` only if its current status is one of `from` (conditional UPDATE with the row lock), so that
- * exactly one concurrent caller wins. Returns the new row and the status it left, or null when nothing matched.
+ * Moves a file to `to` only if its current status is one of `from` (conditional UPDATE under the row lock), so that
+ * exactly one concurrent caller wins; in the SAME statement — one round trip, one implicit transaction — applies the
+ * workspace counter changes for the status it left and queues the object for deletion when `enqueue` says so.
  */
 export async function transitionFile(
   q: Queryable,
   id: string,
-  from: readonly FileStatus[],
+  rates: CounterRates,
   to: FileStatus,
   fields: TransitionFields = {},
-): Promise<{ row: FileRow; previous: FileStatus } | null> {
+  enqueue: { reason: string; alreadyQueued: readonly FileStatus[] } | null = null,
+): Promise<FileTransition> {
+  const cols = FILE_COLUMNS.split(',').map((c) => c.trim());
   const r = await q.query(
-    `WITH cur AS (SELECT id, status AS previous FROM files WHERE id = $1 FOR UPDATE)
-     UPDATE files f SET
-       status = $3,
-       reject_reason = CASE WHEN $4::boolean THEN $5 ELSE f.reject_reason END,
-       etag = CASE WHEN $6::boolean THEN $7 ELSE f.etag END,
-       completed_at = CASE WHEN $8::boolean THEN $9::timestamptz ELSE f.completed_at END,
-       deleted_at = CASE WHEN $10::boolean THEN $11::timestamptz ELSE f.deleted_at END
-     FROM cur
-     WHERE f.id = cur.id AND cur.previous = ANY($2::text[])
-     RETURNING ${FILE_COLUMNS.split(',').map((c) => 'f.' + c.trim()).join(', ')}, cur.previous`,
+    // FOR UPDATE returns the newest committed version once the lock is granted, so `cur` is also the answer when
+    // another caller won meanwhile (a plain read of files here would see this statement's older snapshot).
+    `WITH cur AS (SELECT ${FILE_COLUMNS}, status AS previous FROM files WHERE id = $1 FOR UPDATE),
+     moved AS (
+       UPDATE files f SET
+         status = $3,
+         reject_reason = CASE WHEN $4::boolean THEN $5 ELSE f.reject_reason END,
+         etag = CASE WHEN $6::boolean THEN $7 ELSE f.etag END,
+         completed_at = CASE WHEN $8::boolean THEN $9::timestamptz ELSE f.completed_at END,
+         deleted_at = CASE WHEN $10::boolean THEN $11::timestamptz ELSE f.deleted_at END
+       FROM cur
+       WHERE f.id = cur.id AND cur.previous = ANY($2::text[])
+       RETURNING ${cols.map((c) => 'f.' + c).join(', ')}, cur.previous, array_position($2::text[], cur.previous) AS i
+     ),
+     counted AS (
+       UPDATE workspaces w SET
+         used_bytes = used_bytes + ($12::bigint[])[m.i] * m.size,
+         reserved_bytes = reserved_bytes + ($13::bigint[])[m.i] * m.size,
+         file_count = file_count + ($14::int[])[m.i],
+         pending_count = pending_count + ($15::int[])[m.i],
+         updated_at = now()
+       FROM moved m
+       WHERE w.id = m.workspace_id
+         AND (($12::bigint[])[m.i] <> 0 OR ($13::bigint[])[m.i] <> 0 OR ($14::int[])[m.i] <> 0 OR ($15::int[])[m.i] <> 0)
+       RETURNING w.id
+     ),
+     queued AS (
+       INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at)
+       SELECT object_key, id, $16, multipart_upload_id, now() FROM moved
+        WHERE $17::boolean AND NOT (previous = ANY($18::text[]))
+       RETURNING id
+     )
+     SELECT ${cols.map((c) => 'm.' + c).join(', ')}, m.previous, true AS won, (SELECT id FROM queued) AS deletion_id
+       FROM moved m
+     UNION ALL
+     SELECT ${cols.map((c) => 'c.' + c).join(', ')}, c.previous, false, NULL
+       FROM cur c
+      WHERE NOT EXISTS (SELECT 1 FROM moved)`,
     [
       id,
-      from,
+      rates.from,
       to,
       'rejectReason' in fields, fields.rejectReason ?? null,
       'etag' in fields, fields.etag ?? null,
       'completedAt' in fields, fields.completedAt ?? null,
       'deletedAt' in fields, fields.deletedAt ?? null,
+      rates.usedPerByte, rates.reservedPerByte, rates.fileCount, rates.pendingCount,
+      enqueue?.reason ?? null, enqueue !== null, enqueue?.alreadyQueued ?? [],
     ],
   );
   const row = r.rows[0];
-  if (!row) return null;
-  return { row: toFileRow(row), previous: row.previous as FileStatus };
+  if (!row) return { won: false, row: null, previous: null, deletionId: null };
+  return {
+    won: row.won === true,
+    row: toFileRow(row),
+    previous: row.previous as FileStatus,
+    deletionId: row.deletion_id === null ? null : Number(row.deletion_id),
+  };
 }

@@ -45,10 +45,21 @@ export async function runCleanupOnce(deps: Deps, opts: CleanupOptions = {}): Pro
   const prefix = scope === undefined ? undefined : `workspaces/${scope}/`;
   const events = await attempt('events', () => processStorageEventInbox(deps), { processed: 0, failed: 0, outcomes: {} });
   let sweeping = true;
-  const expiredRun = attempt('expired', () => sweepExpired(deps, { batchSize, workspaceId: scope }), {
+  // The outbox drains while the sweep runs: woken by each committed sweep batch (no polling), until the sweep ends.
+  let wake: () => void = () => {};
+  let committed = 0;
+  const expiredRun = attempt('expired', () => sweepExpired(deps, {
+    batchSize,
+    workspaceId: scope,
+    onBatchCommitted: () => {
+      committed += 1;
+      wake();
+    },
+  }), {
     batches: 0, expired: 0, completed: 0, rejected: 0, listCalls: 0, headCalls: 0,
   }).finally(() => {
     sweeping = false;
+    wake();
   });
   const deletions: ProcessDeletionsResult = { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 };
   const drain = () => attempt('deletions', () => processDeletions(deps, { keyPrefix: prefix }), { batches: 0, deleted: 0, abortedUploads: 0, failed: 0 });
@@ -60,9 +71,11 @@ export async function runCleanupOnce(deps: Deps, opts: CleanupOptions = {}): Pro
     return r;
   };
   const drainWhileSweeping = async () => {
+    let seen = 0;
     while (sweeping) {
-      const r = add(await drain());
-      if (r.batches === 0 && sweeping) await new Promise((res) => setTimeout(res, 50));
+      if (committed === seen) await new Promise<void>((res) => (wake = res));
+      seen = committed;
+      if (sweeping) add(await drain());
     }
   };
   const [expired] = await Promise.all([expiredRun, drainWhileSweeping()]);

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import type { Deps } from './deps.ts';
+import type { HeadResult } from '../storage/port.ts';
 import { errors } from '../errors/index.ts';
 import { getFile, type FileRow } from '../db/files.ts';
 import { essenceOf } from '../domain/content-types.ts';
@@ -29,8 +30,13 @@ export type Verification =
 
 /** Checks the stored object against the row: size, content type, checksum, and the first bytes. No state change. */
 export async function verifyObject(deps: Deps, row: FileRow): Promise<Verification> {
-  const head = await deps.storage.head(row.objectKey, { checksum: row.checksumSha256 !== null });
-  if (!head) return { ok: 'absent' };
+  // Without a declared checksum, one ranged GET gives both the metadata and the bytes to sniff; a declared checksum
+  // needs HeadObject (stores report the whole-object checksum only there), then the bytes.
+  const probe = row.checksumSha256 === null
+    ? await deps.storage.sample(row.objectKey, SNIFF_BYTES)
+    : await headThenSample(deps, row.objectKey);
+  if (!probe) return { ok: 'absent' };
+  const { head, bytes: sample } = probe;
   if (head.size !== row.size) {
     return { ok: false, reason: 'size_mismatch', message: `Stored size ${head.size} differs from declared ${row.size}` };
   }
@@ -59,12 +65,17 @@ export async function verifyObject(deps: Deps, row: FileRow): Promise<Verificati
       return { ok: false, reason: 'checksum_mismatch', message: 'Stored content does not match the declared SHA-256' };
     }
   }
-  const sample = await deps.storage.rangeGet(row.objectKey, 0, SNIFF_BYTES - 1);
-  if (sample === null) return { ok: 'absent' };
   const detected = await fileTypeFromBuffer(sample).catch(() => undefined);
   const verdict = evaluateSniff({ declared: row.contentType, head: sample, detected });
   if (!verdict.ok) return { ok: false, reason: verdict.reason, message: verdict.message };
   return { ok: true, etag: head.etag };
+}
+
+async function headThenSample(deps: Deps, key: string): Promise<{ head: HeadResult; bytes: Uint8Array } | null> {
+  const head = await deps.storage.head(key, { checksum: true });
+  if (!head) return null;
+  const bytes = await deps.storage.rangeGet(key, 0, SNIFF_BYTES - 1);
+  return bytes === null ? null : { head, bytes };
 }
 
 /** SHA-256 (base64) of a whole object, streamed in ranges — for stores whose HeadObject reports no checksum. */

@@ -27,6 +27,8 @@ export interface SweepExpiredOptions {
   parallel?: number;
   /** Only this workspace's uploads (default: all). */
   workspaceId?: string;
+  /** Called after each batch commits (its outbox rows are then visible): lets a drainer start at once. */
+  onBatchCommitted?: () => void;
 }
 
 export interface SweepExpiredResult {
@@ -83,6 +85,7 @@ export async function sweepExpired(deps: Deps, opts: SweepExpiredOptions = {}): 
         return { won: won.length, arrived: await getFilesByIds(tx, arrived.map((r) => r.id)), probe };
       });
       if (!batch) break;
+      opts.onBatchCommitted?.();
       out.batches += 1;
       out.expired += batch.won;
       out.listCalls += batch.probe.listCalls;

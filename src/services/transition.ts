@@ -2,12 +2,11 @@
 // goes through `transition`, which uses a conditional UPDATE under the row lock so exactly one caller wins; the
 // counters and the deletion outbox change in the same transaction.
 import type { Deps } from './deps.ts';
-import { withTransaction, type DbClient } from '../db/pool.ts';
+import type { DbClient } from '../db/pool.ts';
 import { transitionFiles, type MovedFile } from '../db/sweeper.ts';
-import { getFileById, transitionFile, type FileRow, type TransitionFields } from '../db/files.ts';
+import { transitionFile, type CounterRates, type FileRow, type TransitionFields } from '../db/files.ts';
 import { applyCounterDelta } from '../db/workspaces.ts';
 import {
-  enqueueDeletion,
   removeDeletion,
   rescheduleDeletion,
   type ObjectDeletionRow,
@@ -26,32 +25,39 @@ export async function transition(
   deps: Deps,
   input: { fileId: string; from: readonly FileStatus[]; to: FileStatus; fields?: TransitionFields; reason?: string },
 ): Promise<TransitionResult> {
-  let deletion: ObjectDeletionRow | null = null;
-  const result = await withTransaction(deps.db, async (client) => {
-    const t = await transitionFile(client, input.fileId, input.from, input.to, input.fields);
-    if (!t) return { won: false, row: await getFileById(client, input.fileId) } satisfies TransitionResult;
-    await applyCounterDelta(client, t.row.workspaceId, counterDelta(t.previous, input.to, t.row.size));
-    // An object becomes unwanted when leaving pending/available/missing for rejected/expired/deleted (a rejected or
-    // expired file's object was already queued when it entered that state).
-    if (removesObject(input.to) && !removesObject(t.previous)) {
-      deletion = await enqueueDeletion(client, {
-        objectKey: t.row.objectKey,
-        fileId: t.row.id,
-        reason: input.reason ?? input.to,
-        multipartUploadId: t.row.multipartUploadId,
-      });
-    }
-    return { won: true, row: t.row, previous: t.previous } satisfies TransitionResult;
-  });
-  if (deletion && result.row) await deleteNow(deps, deletion, result.row);
-  return result;
+  // An object becomes unwanted when leaving pending/available/missing for rejected/expired/deleted (a rejected or
+  // expired file's object was already queued when it entered that state).
+  const enqueue = removesObject(input.to)
+    ? { reason: input.reason ?? input.to, alreadyQueued: input.from.filter(removesObject) }
+    : null;
+  // One statement: the conditional UPDATE, the counters and the outbox row commit together.
+  const t = await transitionFile(deps.db, input.fileId, counterRates(input.from, input.to), input.to, input.fields, enqueue);
+  if (!t.won || !t.row) return { won: false, row: t.row };
+  if (t.deletionId !== null) {
+    await deleteNow(deps, { id: t.deletionId, objectKey: t.row.objectKey, multipartUploadId: t.row.multipartUploadId }, t.row);
+  }
+  return { won: true, row: t.row, previous: t.previous ?? undefined };
+}
+
+/** The counter changes of leaving each `from` status for `to`, in the form the one-statement transition applies. */
+export function counterRates(from: readonly FileStatus[], to: FileStatus): CounterRates {
+  // counterDelta is linear in the size (bytes move with the file, counts do not depend on it): a 1-byte delta gives
+  // the per-byte rate.
+  const d = from.map((s) => counterDelta(s, to, 1));
+  return {
+    from,
+    usedPerByte: d.map((x) => x.usedBytes),
+    reservedPerByte: d.map((x) => x.reservedBytes),
+    fileCount: d.map((x) => x.fileCount),
+    pendingCount: d.map((x) => x.pendingCount),
+  };
 }
 
 /**
  * Deletes the object right after the commit. If an upload URL for the key may still be valid (a presigned PUT/POST
  * could recreate the object), the outbox row stays, due again once the upload window has closed.
  */
-async function deleteNow(deps: Deps, d: ObjectDeletionRow, row: FileRow): Promise<void> {
+async function deleteNow(deps: Deps, d: Pick<ObjectDeletionRow, 'id' | 'objectKey' | 'multipartUploadId'>, row: FileRow): Promise<void> {
   const now = deps.now();
   try {
     // An aborted multipart upload frees its parts at once (its part URLs then fail with NoSuchUpload).

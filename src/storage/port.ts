@@ -57,6 +57,12 @@ export interface StoragePort {
   readonly bucket: string;
   /** Object metadata, or null if there is no such object. */
   head(key: string, opts?: { checksum?: boolean }): Promise<HeadResult | null>;
+  /**
+   * The object's metadata and its first `length` bytes in ONE ranged GET (what completion needs, without a HEAD), or
+   * null if there is no such object. The whole-object checksum is not included (stores report it only for full reads):
+   * ask `head` with `checksum` for it.
+   */
+  sample(key: string, length: number): Promise<{ head: HeadResult; bytes: Uint8Array } | null>;
   /** Bytes [start, endInclusive] (shorter if the object is shorter), or null if there is no such object. */
   rangeGet(key: string, start: number, endInclusive: number): Promise<Uint8Array | null>;
   /** Deletes an object; succeeds when it does not exist. */

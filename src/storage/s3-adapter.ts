@@ -104,6 +104,33 @@ export class S3Storage implements StoragePort {
     }
   }
 
+  async sample(key: string, length: number): Promise<{ head: HeadResult; bytes: Uint8Array } | null> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${length - 1}` }));
+      const bytes = r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
+      // 206: "bytes 0-4099/12345" names the whole size; a store that ignores Range answers 200 with the whole object.
+      const total = /\/(\d+)$/.exec(r.ContentRange ?? '')?.[1];
+      const head: HeadResult = {
+        size: total !== undefined ? Number(total) : (r.ContentLength ?? bytes.length),
+        contentType: r.ContentType,
+        contentDisposition: r.ContentDisposition,
+        etag: stripQuotes(r.ETag),
+        checksumSha256: undefined,
+        checksumType: undefined,
+        lastModified: r.LastModified,
+        metadata: r.Metadata ?? {},
+      };
+      return { head, bytes: bytes.length > length ? bytes.subarray(0, length) : bytes };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status !== 416) throw err;
+      // An empty object has no byte 0 (416 InvalidRange): its metadata comes from HEAD.
+      const head = await this.head(key);
+      return head ? { head, bytes: new Uint8Array(0) } : null;
+    }
+  }
+
   async rangeGet(key: string, start: number, endInclusive: number): Promise<Uint8Array | null> {
     try {
       const r = await this.client.send(

@@ -1,0 +1,56 @@
+// The S3 adapter's own calls, on every S3 target (the embedded store, and Ceph RGW when configured): what completion
+// relies on to verify an object with one request.
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Storage } from '../../src/storage/s3-adapter.ts';
+import { RGW_SKIP_MESSAGE, rgwEnv, s3Targets } from '../helpers/s3-targets.ts';
+
+if (!rgwEnv()) console.log(RGW_SKIP_MESSAGE);
+
+describe.each(s3Targets())('S3Storage.sample on $name', (t) => {
+  let client: S3Client;
+  let storage: S3Storage;
+  let bucket: string;
+  beforeAll(async () => {
+    await t.start();
+    client = t.client();
+    bucket = await t.createBucket('adapter');
+    storage = new S3Storage({ endpoint: t.endpoint, region: t.region, bucket, ...t.credentials, forcePathStyle: true });
+  });
+  afterAll(async () => {
+    storage?.destroy();
+    await t.stop();
+  });
+
+  const put = (key: string, body: Uint8Array, contentType: string, extra: { ContentDisposition?: string } = {}) =>
+    client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...extra }));
+
+  it.each([
+    ['shorter than the sample', 100],
+    ['exactly the sample', 4100],
+    ['longer than the sample', 100_000],
+  ])('an object %s: the whole size, the stored metadata and only the first bytes, in one request', async (_, size) => {
+    const body = new Uint8Array(size).map((_, i) => (i * 7) % 251);
+    const key = `workspaces/w/files/sample-${size}.bin`;
+    await put(key, body, 'application/octet-stream', { ContentDisposition: 'attachment; filename="x.bin"' });
+    const s = await storage.sample(key, 4100);
+    expect(s).not.toBeNull();
+    expect(s!.head.size).toBe(size);
+    expect(s!.head.contentType).toBe('application/octet-stream');
+    expect(s!.head.contentDisposition).toBe('attachment; filename="x.bin"');
+    expect(s!.head.etag).toBe((await storage.head(key))!.etag);
+    expect(Buffer.from(s!.bytes)).toEqual(Buffer.from(body.subarray(0, 4100)));
+  });
+
+  it('an empty object: size 0 and no bytes', async () => {
+    await put('workspaces/w/files/empty.txt', new Uint8Array(0), 'text/plain');
+    const s = await storage.sample('workspaces/w/files/empty.txt', 4100);
+    expect(s?.head.size).toBe(0);
+    expect(s?.head.contentType).toBe('text/plain');
+    expect(s?.bytes.length).toBe(0);
+  });
+
+  it('no such object: null', async () => {
+    expect(await storage.sample('workspaces/w/files/none.bin', 4100)).toBeNull();
+  });
+});
