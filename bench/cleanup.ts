@@ -3,7 +3,7 @@
 // SKIP LOCKED) against the naive loop the seed ran (per upload: one DeleteObject, one DELETE of the row, in
 // sequence), on the same data shape, in the same run, against the same Postgres and the same embedded object store.
 //
-// Data: N expired uploads per side (full 100,000; quick 2,000), every one with its row and reservation; objects for
+// Data: N expired uploads per side (full 100,000; quick 5,000), every one with its row and reservation; objects for
 // 1 in OBJECT_EVERY uploads (the embedded store writes ~100 objects/s on this kind of disk, so giving all 100,000 uploads an
 // object would take ~30 minutes of seeding per side; both sides issue a delete for every upload either way — the
 // naive loop one DeleteObject per upload, Stowage one key per upload in DeleteObjects).
@@ -30,7 +30,7 @@ const OBJECT_EVERY = 10;
 
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const log = opts.log ?? ((m: string) => console.error(m));
-  const N = opts.quick ? 2_000 : 100_000;
+  const N = opts.quick ? 5_000 : 100_000;
   const pg = await startBenchPostgres(log).catch((err: Error) => {
     throw new BenchSkip(`Postgres unavailable: ${err.message}`);
   });
