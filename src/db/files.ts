@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Queryable } from './pool.ts';
 import { Coalescer, coalescerFor } from './coalescer.ts';
-import type { FileStatus } from '../domain/upload-state.ts';
+import type { CounterRates, FileStatus } from '../domain/upload-state.ts';
 
 export type UploadMethod = 'put' | 'post' | 'multipart';
 
@@ -202,15 +202,6 @@ export interface TransitionFields {
   etag?: string | null;
   completedAt?: Date | null;
   deletedAt?: Date | null;
-}
-
-/** Workspace counter changes per status a transition may leave: byte deltas per byte of the file, count deltas. */
-export interface CounterRates {
-  from: readonly FileStatus[];
-  usedPerByte: number[];
-  reservedPerByte: number[];
-  fileCount: number[];
-  pendingCount: number[];
 }
 
 export interface FileTransition {

@@ -61,6 +61,31 @@ export function counterDelta(from: FileStatus, to: FileStatus, size: number): Co
   return d;
 }
 
+/** Counter changes per status a transition to one target may leave: byte deltas per byte of the file, count deltas. */
+export interface CounterRates {
+  from: readonly FileStatus[];
+  usedPerByte: number[];
+  reservedPerByte: number[];
+  fileCount: number[];
+  pendingCount: number[];
+}
+
+/**
+ * counterDelta for each `from` status, in the form a single SQL statement applies to whichever status the row turns
+ * out to have: counterDelta is linear in the size (bytes move with the file, counts do not depend on it), so a
+ * 1-byte delta gives the per-byte rate.
+ */
+export function counterRates(from: readonly FileStatus[], to: FileStatus): CounterRates {
+  const d = from.map((s) => counterDelta(s, to, 1));
+  return {
+    from,
+    usedPerByte: d.map((x) => x.usedBytes),
+    reservedPerByte: d.map((x) => x.reservedBytes),
+    fileCount: d.map((x) => x.fileCount),
+    pendingCount: d.map((x) => x.pendingCount),
+  };
+}
+
 /** Whether the object behind a file in this status must be removed from storage when entering it. */
 export function removesObject(to: FileStatus): boolean {
   return to === 'rejected' || to === 'expired' || to === 'deleted';

@@ -4,14 +4,14 @@
 import type { Deps } from './deps.ts';
 import type { DbClient } from '../db/pool.ts';
 import { transitionFiles, type MovedFile } from '../db/sweeper.ts';
-import { transitionFile, type CounterRates, type FileRow, type TransitionFields } from '../db/files.ts';
+import { transitionFile, type FileRow, type TransitionFields } from '../db/files.ts';
 import { applyCounterDelta } from '../db/workspaces.ts';
 import {
   removeDeletion,
   rescheduleDeletion,
   type ObjectDeletionRow,
 } from '../db/object-deletions.ts';
-import { counterDelta, removesObject, type CounterDelta, type FileStatus } from '../domain/upload-state.ts';
+import { counterDelta, counterRates, removesObject, type CounterDelta, type FileStatus } from '../domain/upload-state.ts';
 
 export interface TransitionResult {
   /** True when this call made the change; false when the file was not in a `from` state (someone else won). */
@@ -25,11 +25,7 @@ export async function transition(
   deps: Deps,
   input: { fileId: string; from: readonly FileStatus[]; to: FileStatus; fields?: TransitionFields; reason?: string },
 ): Promise<TransitionResult> {
-  // An object becomes unwanted when leaving pending/available/missing for rejected/expired/deleted (a rejected or
-  // expired file's object was already queued when it entered that state).
-  const enqueue = removesObject(input.to)
-    ? { reason: input.reason ?? input.to, alreadyQueued: input.from.filter(removesObject) }
-    : null;
+  const enqueue = outboxRule(input);
   // One statement: the conditional UPDATE, the counters and the outbox row commit together.
   const t = await transitionFile(deps.db, input.fileId, counterRates(input.from, input.to), input.to, input.fields, enqueue);
   if (!t.won || !t.row) return { won: false, row: t.row };
@@ -39,18 +35,15 @@ export async function transition(
   return { won: true, row: t.row, previous: t.previous ?? undefined };
 }
 
-/** The counter changes of leaving each `from` status for `to`, in the form the one-statement transition applies. */
-export function counterRates(from: readonly FileStatus[], to: FileStatus): CounterRates {
-  // counterDelta is linear in the size (bytes move with the file, counts do not depend on it): a 1-byte delta gives
-  // the per-byte rate.
-  const d = from.map((s) => counterDelta(s, to, 1));
-  return {
-    from,
-    usedPerByte: d.map((x) => x.usedBytes),
-    reservedPerByte: d.map((x) => x.reservedBytes),
-    fileCount: d.map((x) => x.fileCount),
-    pendingCount: d.map((x) => x.pendingCount),
-  };
+/**
+ * When the transition queues the file's object for deletion: an object becomes unwanted when leaving
+ * pending/available/missing for rejected/expired/deleted (a rejected or expired file's object was already queued when
+ * it entered that state).
+ */
+function outboxRule(input: { from: readonly FileStatus[]; to: FileStatus; reason?: string }) {
+  return removesObject(input.to)
+    ? { reason: input.reason ?? input.to, alreadyQueued: input.from.filter(removesObject) }
+    : null;
 }
 
 /**
@@ -85,10 +78,7 @@ export async function transitionMany(
   tx: DbClient,
   input: { fileIds: string[]; from: readonly FileStatus[]; to: FileStatus; fields?: TransitionFields; reason?: string },
 ): Promise<MovedFile[]> {
-  // An object becomes unwanted when leaving a state that keeps it for one that removes it (see `transition`).
-  const enqueue = removesObject(input.to)
-    ? { reason: input.reason ?? input.to, alreadyQueued: input.from.filter(removesObject) }
-    : null;
+  const enqueue = outboxRule(input);
   const moved = await transitionFiles(tx, input.fileIds, input.from, input.to, input.fields, enqueue);
   if (moved.length === 0) return [];
   const perWorkspace = new Map<string, CounterDelta>();

@@ -6,6 +6,7 @@ import {
   FILE_STATUSES,
   canTransition,
   counterDelta,
+  counterRates,
   isTerminal,
   removesObject,
   sourcesOf,
@@ -131,6 +132,24 @@ describe('upload state machine', () => {
       }
       expect({ path, total }).toEqual({ path, total: { usedBytes: 0, reservedBytes: 0, fileCount: 0, pendingCount: 0 } });
     }
+  });
+
+  test('counterRates, applied as the one-statement transition applies them, equal counterDelta for every transition and size', () => {
+    for (const to of FILE_STATUSES) {
+      const from = sourcesOf(to);
+      const rates = counterRates(from, to);
+      for (const size of [0, 1, 10, 5_368_709_120]) {
+        from.forEach((status, i) => {
+          expect({ status, to, size, d: {
+            usedBytes: rates.usedPerByte[i]! * size + 0, // + 0: -0 (a negative rate × 0) is 0
+            reservedBytes: rates.reservedPerByte[i]! * size + 0,
+            fileCount: rates.fileCount[i],
+            pendingCount: rates.pendingCount[i],
+          } }).toEqual({ status, to, size, d: counterDelta(status, to, size) });
+        });
+      }
+    }
+    expect(() => counterRates(['deleted'], 'available')).toThrow();
   });
 
   test('invalid transitions throw', () => {
