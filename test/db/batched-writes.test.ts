@@ -59,6 +59,27 @@ describe('coalesced reservations and lookups (real Postgres)', () => {
     }
   });
 
+  test('the batch statement admits rows per workspace in arrival order, each on top of those admitted before it', async () => {
+    const [a, b] = [randomWorkspaceId(), randomWorkspaceId()];
+    await ensureWorkspace(db, a, DEFAULTS);
+    await ensureWorkspace(db, b, DEFAULTS);
+    await setWorkspaceLimits(db, a, { quotaBytes: 1000 });
+    await setWorkspaceLimits(db, b, { maxPending: 2 });
+    // Interleaved workspaces; in a: 600 fits, 500 does not (1,100 > 1,000), 400 still does (1,000), 1 does not.
+    const plan: [string, number][] = [[a, 600], [b, 10], [a, 500], ['no-such-workspace', 1], [b, 10], [a, 400], [b, 10], [a, 1]];
+    const rows = plan.map(([ws, size], ord) => {
+      const f = newFile(ws, size);
+      return { ord, id: f.id, workspace_id: ws, object_key: f.objectKey, filename: 'a.txt', content_type: 'text/plain', size,
+        checksum_sha256: null, metadata: {}, uploader: 'u', upload_method: 'put', multipart_upload_id: null, part_size: null,
+        part_count: null, fingerprint: null, created_at: new Date(), expires_at: new Date(Date.now() + 3600_000) };
+    });
+    const r = await db.query('SELECT id FROM stowage_insert_reserved_files($1::jsonb)', [JSON.stringify(rows)]);
+    const admitted = new Set(r.rows.map((x: { id: string }) => x.id));
+    expect(rows.map((x) => admitted.has(x.id))).toEqual([true, true, false, false, true, true, false, false]);
+    expect(await getWorkspace(db, a)).toMatchObject({ reservedBytes: 1000, pendingCount: 2 });
+    expect(await getWorkspace(db, b)).toMatchObject({ reservedBytes: 20, pendingCount: 2 });
+  });
+
   test('a row that violates a constraint fails only its own call; the rest of the batch is inserted', async () => {
     const ws = randomWorkspaceId();
     await ensureWorkspace(db, ws, DEFAULTS);

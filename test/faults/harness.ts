@@ -319,9 +319,11 @@ export async function runFaults(o: FaultRunOptions): Promise<FaultRunResult> {
     const d = outageMs();
     switch (kind) {
       case 'storage-stop': {
-        await stopStore();
+        // The outage starts with the stop: while in-flight requests drain (up to 10 s) the store already refuses
+        // new connections, and the API may rightly answer 503 before stopStore() returns.
         outage = 'storage';
         outages.add('storage');
+        await stopStore();
         probes.push(probe('storage'));
         // Long enough to outlast the SDK's retries.
         await sleep(Math.max(d, 3000));

@@ -16,6 +16,10 @@ const clients: Record<string, () => S3Client> = {
   'virtual-hosted endpoint': () =>
     new S3Client({ endpoint: 'https://storage.example.com', region: 'auto', credentials, forcePathStyle: false,
       requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
+  'temporary credentials (session token signed into the query)': () =>
+    new S3Client({ endpoint: 'http://127.0.0.1:3900', region: 'us-east-1', forcePathStyle: true,
+      credentials: { ...credentials, sessionToken: 'FwoGZXIvYXdzEXAMPLE//token+with/odd=chars' },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
   'AWS (no endpoint)': () =>
     new S3Client({ region: 'eu-west-1', credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
 };
