@@ -16,7 +16,11 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
 const MAX_PRESIGN_EXPIRES = 7 * 24 * 3600;
 
 /** AWS URI encoding: everything but A-Z a-z 0-9 - . _ ~ is percent-encoded (and '/' unless kept). */
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
+const UNRESERVED_OR_SLASH = /^[A-Za-z0-9\-._~/]*$/;
 export function uriEncode(s: string, keepSlash = false): string {
+  // Most keys and query values need no encoding at all: skip the encode-and-replace.
+  if ((keepSlash ? UNRESERVED_OR_SLASH : UNRESERVED).test(s)) return s;
   let out = encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
   if (keepSlash) out = out.replace(/%2F/g, '/');
   return out;

@@ -43,6 +43,8 @@ export function encodeKeyPath(key: string): string {
 
 export class FastPresigner {
   private target: Promise<Target> | undefined;
+  /** The last X-Amz-Date and the second it stands for: URLs signed in the same second share it. */
+  private date = { second: NaN, amzDate: '' };
 
   constructor(
     private readonly client: S3Client,
@@ -72,10 +74,16 @@ export class FastPresigner {
     return this.target;
   }
 
+  private amzDate(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.date.second) this.date = { second, amzDate: toAmzDate(ms) };
+    return this.date.amzDate;
+  }
+
   async presign(input: FastPresignInput): Promise<string> {
     const t = await this.resolveTarget();
     const creds = await this.client.config.credentials();
-    const amzDate = toAmzDate((input.signingDate ?? new Date()).getTime());
+    const amzDate = this.amzDate((input.signingDate ?? new Date()).getTime());
     const day = amzDate.slice(0, 8);
     const scope = `${day}/${t.region}/s3/aws4_request`;
     const headers: Record<string, string> = { host: t.host };

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createPool, type Db } from '../../src/db/pool.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { insertReservedFile, type NewFile } from '../../src/db/files.ts';
+import { getFile, insertReservedFile, type NewFile } from '../../src/db/files.ts';
 import { ensureWorkspace, getWorkspace, setWorkspaceLimits } from '../../src/db/workspaces.ts';
 import { randomWorkspaceId } from '../helpers/app.ts';
 
@@ -53,6 +53,8 @@ describe('coalesced reservations and lookups (real Postgres)', () => {
       const ok = mine.filter((r) => r !== null);
       expect(ok).toHaveLength(5 + i);
       for (const r of ok) expect(r).toMatchObject({ workspaceId: ws, status: 'pending', size: 1000, metadata: { n: 1 } });
+      // The batch answers exactly the row a later read returns.
+      for (const r of ok) expect(r).toEqual(await getFile(db, ws, r!.id));
       expect(await getWorkspace(db, ws)).toMatchObject({ reservedBytes: (5 + i) * 1000, pendingCount: 5 + i });
       const rows = await db.query('SELECT count(*)::int AS n FROM files WHERE workspace_id = $1', [ws]);
       expect(rows.rows[0].n).toBe(5 + i);
