@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutBucketNotificationConfigurationCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { rgwTarget, RGW_SKIP_MESSAGE, type S3Target } from '../helpers/s3-targets.ts';
@@ -58,9 +58,14 @@ describe.skipIf(skipReason !== null)('Ceph RGW bucket notifications → /v1/even
   });
 
   afterAll(async () => {
-    // Empty the bucket while the push endpoint still answers: radosgw 16 aborts (send_to_completion_async) when a
-    // multi-object delete pushes notifications to an endpoint that refuses connections.
-    if (bucket) await target.deleteBucket(bucket).catch(() => {});
+    // Empty the bucket one DeleteObject at a time, while the push endpoint still answers: radosgw 16 aborts
+    // (RGWDeleteMultiObj → send_to_completion_async, seen in its log) when a multi-object delete pushes notifications,
+    // and every RGW suite after this one then failed until RGW was restarted.
+    if (bucket) {
+      const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!);
+      for (const Key of keys) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key })).catch(() => {});
+      await target.deleteBucket(bucket).catch(() => {});
+    }
     await t?.close();
     if (topicArn) await aws('sns', 'delete-topic', '--topic-arn', topicArn).catch(() => {});
     s3?.destroy();
