@@ -23,6 +23,7 @@ export function createStorage(config: Config): S3Storage {
     accessKeyId: config.s3.accessKeyId,
     secretAccessKey: config.s3.secretAccessKey,
     forcePathStyle: config.s3.forcePathStyle,
+    multiObjectDelete: config.s3.multiObjectDelete,
   });
 }
 

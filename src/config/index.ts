@@ -25,6 +25,8 @@ export interface Config {
     accessKeyId?: string;
     secretAccessKey?: string;
     forcePathStyle: boolean;
+    /** Batch deletions with DeleteObjects (else one DeleteObject per key: for stores where it is missing or broken). */
+    multiObjectDelete: boolean;
   };
   auth: {
     jwtSecret?: string;
@@ -202,6 +204,7 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: optionalString,
   S3_SECRET_ACCESS_KEY: optionalString,
   S3_FORCE_PATH_STYLE: bool(true),
+  S3_MULTI_OBJECT_DELETE: bool(true),
   AUTH_JWT_SECRET: optionalString.superRefine((v, ctx) => {
     if (v !== undefined && v.length < 32) {
       ctx.addIssue({ code: 'custom', message: 'must be at least 32 characters long' });
@@ -341,6 +344,7 @@ export function loadConfig(
       accessKeyId: e.S3_ACCESS_KEY_ID,
       secretAccessKey: e.S3_SECRET_ACCESS_KEY,
       forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      multiObjectDelete: e.S3_MULTI_OBJECT_DELETE,
     },
     auth: {
       jwtSecret: e.AUTH_JWT_SECRET,

@@ -29,6 +29,11 @@ export interface S3AdapterOptions {
   forcePathStyle?: boolean;
   /** Per-request timeout for calls Stowage makes (not presigned URLs). */
   requestTimeoutMs?: number;
+  /**
+   * Delete in DeleteObjects batches of 1,000 (default), or one DeleteObject per key, 16 at a time — for stores where
+   * the multi-object delete is missing or broken (radosgw 16 aborts on it when the bucket has notifications).
+   */
+  multiObjectDelete?: boolean;
 }
 
 export function createS3Client(o: Omit<S3AdapterOptions, 'bucket'>): S3Client {
@@ -72,9 +77,11 @@ export class S3Storage implements StoragePort {
   readonly bucket: string;
   readonly client: S3Client;
   private readonly presigner: FastPresigner;
+  private readonly multiObjectDelete: boolean;
 
   constructor(opts: S3AdapterOptions, client?: S3Client) {
     this.bucket = opts.bucket;
+    this.multiObjectDelete = opts.multiObjectDelete ?? true;
     this.client = client ?? createS3Client(opts);
     this.presigner = new FastPresigner(this.client, this.bucket);
   }
@@ -159,6 +166,18 @@ export class S3Storage implements StoragePort {
 
   async deleteMany(keys: string[]): Promise<{ failed: { key: string; error: string }[] }> {
     const failed: { key: string; error: string }[] = [];
+    if (!this.multiObjectDelete) {
+      for (let i = 0; i < keys.length; i += 16) {
+        await Promise.all(keys.slice(i, i + 16).map(async (key) => {
+          try {
+            await this.delete(key);
+          } catch (err) {
+            failed.push({ key, error: String((err as Error).message ?? err) });
+          }
+        }));
+      }
+      return { failed };
+    }
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       // DeleteObjects requires a Content-MD5 or checksum header: WHEN_REQUIRED makes the SDK add it.

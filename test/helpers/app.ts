@@ -5,7 +5,8 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { S3Storage, DEFAULT_UPLOAD_CORS } from '../../src/storage/s3-adapter.ts';
+import { DEFAULT_UPLOAD_CORS, type S3Storage } from '../../src/storage/s3-adapter.ts';
+import { createStorage } from '../../src/cli/api-component.ts';
 import { buildServer, type BuildServerOptions } from '../../src/http/server.ts';
 import { mintToken } from '../../src/http/auth.ts';
 import type { Deps } from '../../src/services/deps.ts';
@@ -82,14 +83,7 @@ export async function startTestApp(opts: StartTestAppOptions): Promise<TestApp> 
   const config = deepMerge(base, opts.config);
   const log = pino({ level: config.logLevel });
   const db = createPool(config.databaseUrl!, { max: 10, onError: (err) => log.warn({ err }, 'idle pg client error') });
-  const storage = new S3Storage({
-    endpoint: config.s3.endpoint,
-    region: config.s3.region,
-    bucket: config.s3.bucket,
-    accessKeyId: config.s3.accessKeyId,
-    secretAccessKey: config.s3.secretAccessKey,
-    forcePathStyle: config.s3.forcePathStyle,
-  });
+  const storage = createStorage(config);
   await storage.ensureBucket({ cors: DEFAULT_UPLOAD_CORS });
   const deps = { config, db, storage, log, now: opts.now ?? (() => new Date()) };
   const app = await buildServer(deps, opts.server);

@@ -54,3 +54,34 @@ describe.each(s3Targets())('S3Storage.sample on $name', (t) => {
     expect(await storage.sample('workspaces/w/files/none.bin', 4100)).toBeNull();
   });
 });
+
+describe.each(s3Targets())('S3Storage.deleteMany on $name', (t) => {
+  let client: S3Client;
+  let bucket: string;
+  beforeAll(async () => {
+    await t.start();
+    client = t.client();
+    bucket = await t.createBucket('delmany');
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  it.each([
+    ['DeleteObjects batches (default)', true, 'DeleteObjectsCommand'],
+    ['one DeleteObject per key (S3_MULTI_OBJECT_DELETE=false)', false, 'DeleteObjectCommand'],
+  ])('%s: every key gone, absent keys are not failures', async (_, multiObjectDelete, command) => {
+    const storage = new S3Storage({ endpoint: t.endpoint, region: t.region, bucket, ...t.credentials, forcePathStyle: true, multiObjectDelete });
+    const sent: string[] = [];
+    storage.client.middlewareStack.add((next, context) => async (args) => {
+      sent.push(String(context.commandName));
+      return next(args);
+    }, { step: 'initialize' });
+    const keys = Array.from({ length: 40 }, (_, i) => `workspaces/w/files/del-${multiObjectDelete}-${i}.txt`);
+    for (const Key of keys.slice(0, 30)) await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'x' }));
+    expect(await storage.deleteMany(keys)).toEqual({ failed: [] });
+    for (const key of keys) expect(await storage.head(key)).toBeNull();
+    expect(new Set(sent.filter((c) => c !== 'HeadObjectCommand'))).toEqual(new Set([command]));
+    storage.destroy();
+  });
+});

@@ -26,6 +26,7 @@ describe('config', () => {
     expect(c.host).toBe('127.0.0.1');
     expect(c.s3.bucket).toBe('stowage');
     expect(c.s3.forcePathStyle).toBe(true);
+    expect(c.s3.multiObjectDelete).toBe(true);
     expect(c.auth.workspaceClaim).toBe('workspace_id');
     expect(c.uploads.urlTtlSeconds).toBe(900);
     expect(c.workspaceDefaults.allowedContentTypes).toContain('image/png');
@@ -36,12 +37,14 @@ describe('config', () => {
       ...valid,
       PORT: '8080',
       S3_FORCE_PATH_STYLE: 'false',
+      S3_MULTI_OBJECT_DELETE: 'false',
       DEFAULT_ALLOWED_CONTENT_TYPES: 'image/*, Application/PDF',
       AUTH_WORKSPACE_CLAIM: 'org_id',
       DEFAULT_QUOTA_BYTES: '1000',
     });
     expect(c.port).toBe(8080);
     expect(c.s3.forcePathStyle).toBe(false);
+    expect(c.s3.multiObjectDelete).toBe(false);
     expect(c.workspaceDefaults.allowedContentTypes).toEqual(['image/*', 'application/pdf']);
     expect(c.auth.workspaceClaim).toBe('org_id');
     expect(c.workspaceDefaults.quotaBytes).toBe(1000);
