@@ -1,5 +1,5 @@
 // The S3 adapter's own calls, on every S3 target (the embedded store, and Ceph RGW when configured): what completion
-// relies on to verify an object with one request.
+// relies on to verify an object with one request, and how batch deletions reach storage.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Storage } from '../../src/storage/s3-adapter.ts';
@@ -7,7 +7,7 @@ import { RGW_SKIP_MESSAGE, rgwEnv, s3Targets } from '../helpers/s3-targets.ts';
 
 if (!rgwEnv()) console.log(RGW_SKIP_MESSAGE);
 
-describe.each(s3Targets())('S3Storage.sample on $name', (t) => {
+describe.each(s3Targets())('S3Storage on $name', (t) => {
   let client: S3Client;
   let storage: S3Storage;
   let bucket: string;
@@ -29,7 +29,7 @@ describe.each(s3Targets())('S3Storage.sample on $name', (t) => {
     ['shorter than the sample', 100],
     ['exactly the sample', 4100],
     ['longer than the sample', 100_000],
-  ])('an object %s: the whole size, the stored metadata and only the first bytes, in one request', async (_, size) => {
+  ])('sample of an object %s: the whole size, the stored metadata and only the first bytes, in one request', async (_, size) => {
     const body = new Uint8Array(size).map((_, i) => (i * 7) % 251);
     const key = `workspaces/w/files/sample-${size}.bin`;
     await put(key, body, 'application/octet-stream', { ContentDisposition: 'attachment; filename="x.bin"' });
@@ -42,7 +42,7 @@ describe.each(s3Targets())('S3Storage.sample on $name', (t) => {
     expect(Buffer.from(s!.bytes)).toEqual(Buffer.from(body.subarray(0, 4100)));
   });
 
-  it('an empty object: size 0 and no bytes', async () => {
+  it('sample of an empty object: size 0 and no bytes', async () => {
     await put('workspaces/w/files/empty.txt', new Uint8Array(0), 'text/plain');
     const s = await storage.sample('workspaces/w/files/empty.txt', 4100);
     expect(s?.head.size).toBe(0);
@@ -50,27 +50,13 @@ describe.each(s3Targets())('S3Storage.sample on $name', (t) => {
     expect(s?.bytes.length).toBe(0);
   });
 
-  it('no such object: null', async () => {
+  it('sample of no such object: null', async () => {
     expect(await storage.sample('workspaces/w/files/none.bin', 4100)).toBeNull();
   });
-});
-
-describe.each(s3Targets())('S3Storage.deleteMany on $name', (t) => {
-  let client: S3Client;
-  let bucket: string;
-  beforeAll(async () => {
-    await t.start();
-    client = t.client();
-    bucket = await t.createBucket('delmany');
-  });
-  afterAll(async () => {
-    await t.stop();
-  });
-
   it.each([
     ['DeleteObjects batches (default)', true, 'DeleteObjectsCommand'],
     ['one DeleteObject per key (S3_MULTI_OBJECT_DELETE=false)', false, 'DeleteObjectCommand'],
-  ])('%s: every key gone, absent keys are not failures', async (_, multiObjectDelete, command) => {
+  ])('deleteMany with %s: every key gone, absent keys are not failures', async (_, multiObjectDelete, command) => {
     const storage = new S3Storage({ endpoint: t.endpoint, region: t.region, bucket, ...t.credentials, forcePathStyle: true, multiObjectDelete });
     const sent: string[] = [];
     storage.client.middlewareStack.add((next, context) => async (args) => {
