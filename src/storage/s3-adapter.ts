@@ -16,6 +16,7 @@ import {
   ListMultipartUploadsCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { FastPresigner } from './fast-presign.ts';
 import type { CorsRule, HeadResult, MultipartUploadInfo, StoragePort, UploadedPart } from './port.ts';
@@ -69,6 +70,28 @@ function isNoSuchUpload(err: unknown): boolean {
   return e?.name === 'NoSuchUpload' || e?.Code === 'NoSuchUpload' || isNotFound(err);
 }
 
+/**
+ * The first `n` bytes of a GetObject body. A store that ignores Range sends the whole object: stop reading (and drop
+ * the connection) once `n` bytes have arrived instead of buffering a large object.
+ */
+async function readAtMost(body: unknown, n: number): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const stream = body as Readable;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    got += (chunk as Buffer).length;
+    // More than asked for: the store ignored Range. (Exactly n: keep reading to the end, so the socket is reused.)
+    if (got > n) {
+      stream.destroy();
+      break;
+    }
+  }
+  const all = Buffer.concat(chunks);
+  return all.length > n ? all.subarray(0, n) : all;
+}
+
 function stripQuotes(etag: string | undefined): string | undefined {
   return etag?.replace(/^"|"$/g, '');
 }
@@ -114,7 +137,7 @@ export class S3Storage implements StoragePort {
   async sample(key: string, length: number): Promise<{ head: HeadResult; bytes: Uint8Array } | null> {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${length - 1}` }));
-      const bytes = r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
+      const bytes = await readAtMost(r.Body, length);
       // 206: "bytes 0-4099/12345" names the whole size; a store that ignores Range answers 200 with the whole object.
       const total = /\/(\d+)$/.exec(r.ContentRange ?? '')?.[1];
       const head: HeadResult = {
@@ -127,7 +150,7 @@ export class S3Storage implements StoragePort {
         lastModified: r.LastModified,
         metadata: r.Metadata ?? {},
       };
-      return { head, bytes: bytes.length > length ? bytes.subarray(0, length) : bytes };
+      return { head, bytes };
     } catch (err) {
       if (isNotFound(err)) return null;
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -143,10 +166,7 @@ export class S3Storage implements StoragePort {
       const r = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${endInclusive}` }),
       );
-      if (!r.Body) return new Uint8Array(0);
-      const bytes = await r.Body.transformToByteArray();
-      // A store that ignores Range sends the whole object: keep only what was asked for.
-      return bytes.length > endInclusive - start + 1 ? bytes.subarray(0, endInclusive - start + 1) : bytes;
+      return await readAtMost(r.Body, endInclusive - start + 1);
     } catch (err) {
       if (isNotFound(err)) return null;
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

@@ -1,5 +1,7 @@
 // The S3 adapter's own calls, on every S3 target (the embedded store, and Ceph RGW when configured): what completion
 // relies on to verify an object with one request, and how batch deletions reach storage.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Storage } from '../../src/storage/s3-adapter.ts';
@@ -69,5 +71,41 @@ describe.each(s3Targets())('S3Storage on $name', (t) => {
     for (const key of keys) expect(await storage.head(key)).toBeNull();
     expect(new Set(sent.filter((c) => c !== 'HeadObjectCommand'))).toEqual(new Set([command]));
     storage.destroy();
+  });
+});
+
+describe('S3Storage.sample against a store that ignores Range', () => {
+  it('stops reading once it has the bytes it asked for (never buffers the whole object)', async () => {
+    const total = 256 * 1024 * 1024;
+    let sent = 0;
+    const srv = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total), etag: '"e"' });
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      const pump = (): void => {
+        while (sent < total) {
+          sent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on('error', () => {});
+      pump();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as AddressInfo).port;
+    const storage = new S3Storage({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', bucket: 'b', accessKeyId: 'a', secretAccessKey: 's', forcePathStyle: true });
+    try {
+      const s = await storage.sample('k', 4100);
+      expect(s?.head.size).toBe(total);
+      expect(s?.bytes.length).toBe(4100);
+      expect(sent).toBeLessThan(total / 4); // the connection was dropped long before the end
+    } finally {
+      storage.destroy();
+      srv.closeAllConnections();
+      srv.close();
+    }
   });
 });
