@@ -20,7 +20,16 @@ export interface FileView {
 export type UploadInstruction =
   | { method: 'PUT'; url: string; headers: Record<string, string>; expiresAt: string }
   | { method: 'POST'; url: string; fields: Record<string, string>; expiresAt: string }
-  | { method: 'MULTIPART'; uploadId: string; partSize: number; partCount: number; expiresAt: string };
+  | {
+      method: 'MULTIPART';
+      uploadId: string;
+      partSize: number;
+      partCount: number;
+      expiresAt: string;
+      /** URLs for the first parts, given with the create answer (servers that sign ahead). */
+      parts?: SignedPart[];
+      partsExpireAt?: string;
+    };
 
 export interface CreateUploadRequest {
   filename: string;

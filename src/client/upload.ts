@@ -60,6 +60,13 @@ export interface UploadStats {
 
 type Listener = (progress: UploadProgress) => void;
 
+/** Where an upload stands when its bytes start moving: the instruction, and the parts storage already holds. */
+interface UploadPlan {
+  fileId: string;
+  instruction: UploadInstruction;
+  listed: ListPartsResponse;
+}
+
 interface SignedUrl extends SignedPart {
   expiresAtMs: number;
   /** Re-sign before using a cached URL this close to its expiry. */
@@ -178,17 +185,21 @@ export class UploadHandle {
     try {
       this.total = source.size;
       const fingerprint = this.opts.fingerprint ?? (await defaultFingerprint(source));
-      let plan: { fileId: string; instruction: UploadInstruction } | undefined;
+      let plan: UploadPlan | undefined;
       if (this.opts.resume !== false && this.opts.method !== 'put' && this.opts.method !== 'post') {
         plan = await this.pausable(() => this.findUnfinished(source, fingerprint));
       }
       plan ??= await this.pausable(() => this.create(source, fingerprint));
       this.fileIdValue = plan.fileId;
       const instruction = plan.instruction;
-      if (instruction.method === 'MULTIPART') await this.sendMultipart(source, plan.fileId, instruction);
+      // Multipart: the ETag of every part, when storage let us read them all (CORS exposes ETag), spares the server
+      // listing the parts at completion.
+      let parts: { partNumber: number; etag: string }[] | undefined;
+      if (instruction.method === 'MULTIPART') parts = await this.sendMultipart(source, plan, instruction);
       else await this.pausable(() => this.sendSingle(source, instruction));
       const { file } = await this.pausable(() =>
         this.api.request<{ file: FileView }>('POST', `/v1/uploads/${encodeURIComponent(plan!.fileId)}/complete`, {
+          ...(parts ? { body: { parts } } : {}),
           signal: this.signal,
         }),
       );
@@ -201,10 +212,7 @@ export class UploadHandle {
     }
   }
 
-  private async findUnfinished(
-    source: UploadSource,
-    fingerprint: string,
-  ): Promise<{ fileId: string; instruction: UploadInstruction } | undefined> {
+  private async findUnfinished(source: UploadSource, fingerprint: string): Promise<UploadPlan | undefined> {
     const { items } = await this.api.request<{ items: FileView[] }>('GET', '/v1/uploads', {
       query: { status: 'pending', fingerprint },
       signal: this.signal,
@@ -229,6 +237,7 @@ export class UploadHandle {
     if (!listed.partSize || !listed.partCount) return undefined; // a server that does not say the plan: start afresh
     return {
       fileId: candidate.id,
+      listed,
       instruction: {
         method: 'MULTIPART',
         uploadId: candidate.id,
@@ -245,7 +254,7 @@ export class UploadHandle {
     });
   }
 
-  private async create(source: UploadSource, fingerprint: string): Promise<{ fileId: string; instruction: UploadInstruction }> {
+  private async create(source: UploadSource, fingerprint: string): Promise<UploadPlan> {
     let checksumSha256: string | undefined;
     const limit = this.opts.wholeChecksumLimit ?? 100 * 1024 * 1024;
     if (this.opts.checksum && this.opts.method !== 'multipart' && source.size <= limit) checksumSha256 = await source.sha256();
@@ -262,7 +271,8 @@ export class UploadHandle {
       },
       signal: this.signal,
     });
-    return { fileId: res.file.id, instruction: res.upload };
+    // Just created: storage holds no parts yet.
+    return { fileId: res.file.id, instruction: res.upload, listed: { parts: [] } };
   }
 
   // ---- single PUT / POST -------------------------------------------------------------------------------------------
@@ -281,7 +291,7 @@ export class UploadHandle {
         init = { method: 'POST', body: form };
       }
       const outcome = await this.storageRequest(instruction.url, init, attempt);
-      if (outcome === 'ok') break;
+      if (typeof outcome === 'object') break;
       if (outcome === 'expired') {
         throw new StowageError(403, 'url_expired', 'the upload URL expired; start the upload again');
       }
@@ -289,13 +299,16 @@ export class UploadHandle {
     this.progressed(source.size, 1);
   }
 
-  /** One request to storage. 'retry' after a backoff sleep, 'expired' for an expired signature; throws otherwise. */
+  /**
+   * One request to storage: its ETag (null when unreadable, e.g. not exposed by CORS) when it succeeded, 'retry' after
+   * a backoff sleep, 'expired' for an expired signature; throws otherwise.
+   */
   private async storageRequest(
     url: string,
     init: RequestInit,
     attempt: number,
     expiresAtMs = Infinity,
-  ): Promise<'ok' | 'retry' | 'expired'> {
+  ): Promise<{ etag: string | null } | 'retry' | 'expired'> {
     const retry = this.api.retry;
     this.stats.requests++;
     let res: Response;
@@ -311,7 +324,7 @@ export class UploadHandle {
     }
     if (res.ok) {
       await res.body?.cancel().catch(() => undefined);
-      return 'ok';
+      return { etag: res.headers.get('etag') };
     }
     const text = await res.text().catch(() => '');
     // AWS says "Request has expired"; RGW 16 answers a bare AccessDenied: then the URL's own expiry decides.
@@ -331,17 +344,25 @@ export class UploadHandle {
 
   // ---- multipart ---------------------------------------------------------------------------------------------------
 
+  /** Sends the parts storage does not hold yet; returns every part's ETag, or undefined when some were unreadable. */
   private async sendMultipart(
     source: UploadSource,
-    fileId: string,
+    plan: UploadPlan,
     instruction: Extract<UploadInstruction, { method: 'MULTIPART' }>,
-  ): Promise<void> {
+  ): Promise<{ partNumber: number; etag: string }[] | undefined> {
+    const fileId = plan.fileId;
     const { partSize, partCount } = instruction;
     this.partCount = partCount;
     const sizeOf = (n: number) => (n < partCount ? partSize : source.size - partSize * (partCount - 1));
     const done = new Set<number>();
-    const listed = await this.pausable(() => this.listParts(fileId));
-    for (const p of listed.parts) if (p.partNumber >= 1 && p.partNumber <= partCount && p.size === sizeOf(p.partNumber)) done.add(p.partNumber);
+    const etags = new Map<number, string>();
+    const listed = plan.listed;
+    for (const p of listed.parts) {
+      if (p.partNumber >= 1 && p.partNumber <= partCount && p.size === sizeOf(p.partNumber)) {
+        done.add(p.partNumber);
+        if (p.etag) etags.set(p.partNumber, p.etag);
+      }
+    }
     if (done.size) {
       this.stats.partsSkipped = done.size;
       this.opts.onResume?.({ fileId, partsPresent: done.size, partCount });
@@ -354,6 +375,11 @@ export class UploadHandle {
     this.emit();
 
     const signed = new Map<number, SignedUrl>();
+    if (instruction.parts?.length && instruction.partsExpireAt) {
+      const expiresAtMs = Date.parse(instruction.partsExpireAt);
+      const marginMs = Math.min(30_000, Math.max(0, (expiresAtMs - Date.now()) / 4));
+      for (const p of instruction.parts) signed.set(p.partNumber, { ...p, expiresAtMs, marginMs });
+    }
     const signing = new Map<number, Promise<void>>();
     const checksums = new Map<number, string>();
     const concurrency = Math.max(1, this.opts.concurrency ?? 4);
@@ -425,7 +451,11 @@ export class UploadHandle {
         }
         const init = { method: 'PUT', headers: storageHeaders(url.headers), body: body as BodyInit };
         const outcome = await this.storageRequest(url.url, init, attempt, url.expiresAtMs);
-        if (outcome === 'ok') break;
+        if (typeof outcome === 'object') {
+          if (outcome.etag) etags.set(n, outcome.etag);
+          else etags.delete(n);
+          break;
+        }
         if (outcome === 'expired') {
           if (++resigns > 3) throw new StowageError(403, 'url_expired', `part ${n}: storage keeps refusing fresh URLs as expired`);
           this.stats.resigned++;
@@ -455,6 +485,8 @@ export class UploadHandle {
         throw failed.reason;
       }
     });
+    if (etags.size !== partCount) return undefined;
+    return [...etags].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag }));
   }
 
   // ---- progress ----------------------------------------------------------------------------------------------------

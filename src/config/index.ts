@@ -44,6 +44,8 @@ export interface Config {
     multipartThresholdBytes: number;
     /** Preferred part size; grows when needed to stay within 10,000 parts (MULTIPART_PART_SIZE_BYTES). */
     multipartPartSizeBytes: number;
+    /** How many part URLs the create answer carries, so a client can start sending at once (MULTIPART_PARTS_SIGNED_AT_CREATE). */
+    multipartPartsSignedAtCreate: number;
   };
   workspaceDefaults: WorkspaceDefaults;
   shutdownTimeoutMs: number;
@@ -218,6 +220,7 @@ const schema = z.object({
   UPLOAD_PENDING_TTL_SECONDS: int(3600, 10, 30 * 24 * 3600),
   MULTIPART_THRESHOLD_BYTES: int(100 * 1024 * 1024, 0, 5 * GiB),
   MULTIPART_PART_SIZE_BYTES: int(16 * 1024 * 1024, 5 * 1024 * 1024, 5 * GiB),
+  MULTIPART_PARTS_SIGNED_AT_CREATE: int(100, 0, 1000),
   DEFAULT_MAX_FILE_SIZE: int(5 * GiB, 1),
   DEFAULT_ALLOWED_CONTENT_TYPES: contentTypeList,
   DEFAULT_QUOTA_BYTES: int(10 * GiB, 0),
@@ -358,6 +361,7 @@ export function loadConfig(
       pendingTtlSeconds: e.UPLOAD_PENDING_TTL_SECONDS,
       multipartThresholdBytes: e.MULTIPART_THRESHOLD_BYTES,
       multipartPartSizeBytes: e.MULTIPART_PART_SIZE_BYTES,
+      multipartPartsSignedAtCreate: e.MULTIPART_PARTS_SIGNED_AT_CREATE,
     },
     workspaceDefaults: {
       maxFileSize: e.DEFAULT_MAX_FILE_SIZE,

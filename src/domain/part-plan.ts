@@ -179,3 +179,27 @@ function listNumbers(numbers: number[]): string {
   const shown = numbers.slice(0, 20).join(', ');
   return numbers.length > 20 ? `${shown} … (${numbers.length} in all)` : shown;
 }
+
+/** A part as the client reports it at completion: the ETag storage answered to its PUT. */
+export interface ClaimedPart {
+  partNumber: number;
+  etag: string;
+  checksumSha256?: string;
+}
+
+/**
+ * What is wrong with a client's part list for completion, or null: it must name every part of the plan exactly once.
+ * (Storage checks each ETag; the sizes were fixed by the signed URLs and the whole object is verified afterwards.)
+ */
+export function claimedPartsProblem(plan: PartPlan, claimed: readonly ClaimedPart[]): string | null {
+  if (claimed.length !== plan.partCount) {
+    return `parts must list all ${plan.partCount} parts of the upload (got ${claimed.length})`;
+  }
+  const seen = new Set<number>();
+  for (const p of claimed) {
+    if (!isValidPartNumber(plan, p.partNumber)) return `part number ${p.partNumber} is outside 1..${plan.partCount}`;
+    if (seen.has(p.partNumber)) return `part ${p.partNumber} is listed twice`;
+    seen.add(p.partNumber);
+  }
+  return null;
+}

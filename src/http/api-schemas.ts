@@ -32,6 +32,8 @@ export const ErrorBody = z.object({
   }),
 });
 
+const SignedPart = z.object({ partNumber: z.number().int(), url: z.string(), headers: z.record(z.string(), z.string()), size: z.number().int() });
+
 export const UploadInstruction = z.discriminatedUnion('method', [
   z.object({ method: z.literal('PUT'), url: z.string(), headers: z.record(z.string(), z.string()), expiresAt: iso }),
   z.object({ method: z.literal('POST'), url: z.string(), fields: z.record(z.string(), z.string()), expiresAt: iso }),
@@ -41,6 +43,9 @@ export const UploadInstruction = z.discriminatedUnion('method', [
     partSize: z.number().int(),
     partCount: z.number().int(),
     expiresAt: iso,
+    /** URLs for the first parts (MULTIPART_PARTS_SIGNED_AT_CREATE); absent with part checksums. */
+    parts: z.array(SignedPart).optional(),
+    partsExpireAt: iso.optional(),
   }),
 ]);
 
@@ -57,7 +62,7 @@ export const Usage = z.object({
 });
 
 export const SignedParts = z.object({
-  parts: z.array(z.object({ partNumber: z.number().int(), url: z.string(), headers: z.record(z.string(), z.string()), size: z.number().int() })),
+  parts: z.array(SignedPart),
   expiresAt: iso,
 });
 

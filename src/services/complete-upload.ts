@@ -10,6 +10,7 @@ import { getFile, type FileRow } from '../db/files.ts';
 import { essenceOf } from '../domain/content-types.ts';
 import { storedContentDisposition } from '../domain/disposition.ts';
 import { isUuid } from '../domain/keys.ts';
+import { claimedPartsProblem, type ClaimedPart } from '../domain/part-plan.ts';
 import { evaluateSniff, SNIFF_BYTES } from '../domain/sniff-policy.ts';
 import { transition } from './transition.ts';
 import { toFileView } from './views.ts';
@@ -183,19 +184,37 @@ function rejectMessage(reason: string | null): string {
 
 /** Hook for multipart completion (another module): run before verification while the file is pending. */
 export interface MultipartFinisher {
-  finish(deps: Deps, row: FileRow): Promise<void>;
+  /** `claimed`: the client's own part list (every part, with its ETag), when it sent one. */
+  finish(deps: Deps, row: FileRow, claimed?: readonly ClaimedPart[]): Promise<void>;
 }
 let multipartFinisher: MultipartFinisher | null = null;
 export function registerMultipartFinisher(f: MultipartFinisher | null): void {
   multipartFinisher = f;
 }
 
-export async function completeUpload(deps: Deps, workspaceId: string, fileId: string): Promise<FileRow> {
+/**
+ * `parts`: optionally, the client's list of every part with the ETag storage answered (multipart uploads of declared
+ * size), which spares listing the parts in storage; a list that does not name each part once is a 400.
+ */
+export async function completeUpload(
+  deps: Deps,
+  workspaceId: string,
+  fileId: string,
+  parts?: readonly ClaimedPart[],
+): Promise<FileRow> {
   if (!isUuid(fileId)) throw errors.notFound('Upload');
   const row = await getFile(deps.db, workspaceId, fileId);
   if (!row) throw errors.notFound('Upload');
   if (row.status !== 'pending') return completionOutcome(row);
-  if (row.uploadMethod === 'multipart' && multipartFinisher) await multipartFinisher.finish(deps, row);
+  let claimed: readonly ClaimedPart[] | undefined;
+  if (parts && row.uploadMethod !== 'multipart') throw errors.invalidRequest('parts apply only to multipart uploads');
+  // An upload of undeclared size (Uppy) is measured from storage's own part list: a claimed one is not needed.
+  if (parts && !sizeUndeclared(row) && row.partSize && row.partCount) {
+    const problem = claimedPartsProblem({ partSize: row.partSize, partCount: row.partCount, totalSize: row.size }, parts);
+    if (problem) throw errors.invalidRequest(problem, { partCount: row.partCount });
+    claimed = parts;
+  }
+  if (row.uploadMethod === 'multipart' && multipartFinisher) await multipartFinisher.finish(deps, row, claimed);
   const settled = await settleUpload(deps, row);
   if (settled === 'absent') throw errors.uploadNotFoundInStorage();
   return completionOutcome(settled);

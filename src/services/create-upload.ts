@@ -10,6 +10,7 @@ import { extensionFor, normalizeContentType } from '../domain/content-types.ts';
 import { sanitizeFilename } from '../domain/filename.ts';
 import { storedContentDisposition } from '../domain/disposition.ts';
 import { toFileView, type FileView } from './views.ts';
+import type { SignedPartView } from './multipart.ts';
 
 /** S3's limit for a single PutObject / POST upload. */
 export const MAX_SINGLE_UPLOAD_SIZE = 5 * 1024 * 1024 * 1024;
@@ -49,7 +50,17 @@ export interface CreateUploadInput {
 export type UploadInstructions =
   | { method: 'PUT'; url: string; headers: Record<string, string>; expiresAt: string }
   | { method: 'POST'; url: string; fields: Record<string, string>; expiresAt: string }
-  | { method: 'MULTIPART'; uploadId: string; partSize: number; partCount: number; expiresAt: string };
+  | {
+      method: 'MULTIPART';
+      uploadId: string;
+      partSize: number;
+      partCount: number;
+      expiresAt: string;
+      /** URLs for the first parts (up to MULTIPART_PARTS_SIGNED_AT_CREATE); the rest from POST /v1/uploads/:id/parts. */
+      parts?: SignedPartView[];
+      /** When those URLs expire. */
+      partsExpireAt?: string;
+    };
 
 /**
  * Hook for the multipart flow (another module): given the reserved key, starts the multipart upload and returns

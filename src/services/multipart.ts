@@ -4,9 +4,51 @@ import type { Deps } from './deps.ts';
 import { errors } from '../errors/index.ts';
 import type { FileRow } from '../db/files.ts';
 import type { UploadedPart } from '../storage/port.ts';
-import { checkParts, describePartProblems, planParts, type PartCheck, type PartPlan } from '../domain/part-plan.ts';
+import {
+  checkParts,
+  describePartProblems,
+  partSizeOf,
+  planParts,
+  type ClaimedPart,
+  type PartCheck,
+  type PartPlan,
+} from '../domain/part-plan.ts';
 import { registerMultipartStarter, type MultipartStarter } from './create-upload.ts';
 import { registerMultipartFinisher, type MultipartFinisher } from './complete-upload.ts';
+
+export interface SignedPartView {
+  partNumber: number;
+  url: string;
+  headers: Record<string, string>;
+  size: number;
+}
+
+/**
+ * Presigned UploadPart URLs for parts of a planned upload: each signs its part's exact Content-Length (and SHA-256
+ * when given), so storage refuses a part of another size.
+ */
+export function presignPlannedParts(
+  deps: Deps,
+  upload: { key: string; multipartUploadId: string; plan: PartPlan },
+  partNumbers: readonly number[],
+  checksumsSha256: Readonly<Record<string, string>>,
+  expiresIn: number,
+): Promise<SignedPartView[]> {
+  return Promise.all(
+    partNumbers.map(async (partNumber) => {
+      const size = partSizeOf(upload.plan, partNumber);
+      const signed = await deps.storage.presignPart({
+        key: upload.key,
+        uploadId: upload.multipartUploadId,
+        partNumber,
+        contentLength: size,
+        checksumSha256: checksumsSha256[String(partNumber)] ?? null,
+        expiresIn,
+      });
+      return { partNumber, url: signed.url, headers: signed.headers, size };
+    }),
+  );
+}
 
 export const multipartStarter: MultipartStarter = {
   async start(deps, input) {
@@ -18,6 +60,19 @@ export const multipartStarter: MultipartStarter = {
       checksumSha256: input.partChecksums,
       contentDisposition: input.contentDisposition ?? null,
     });
+    // The first parts' URLs come with the answer, so the client can start sending without another round trip.
+    // Not with part checksums: each URL must then sign its part's SHA-256, which the client gives when it asks.
+    const signAhead = input.partChecksums ? 0 : Math.min(plan.partCount, deps.config.uploads.multipartPartsSignedAtCreate);
+    const expiresIn = deps.config.uploads.urlTtlSeconds;
+    const parts = signAhead > 0
+      ? await presignPlannedParts(
+          deps,
+          { key: input.key, multipartUploadId: uploadId, plan },
+          Array.from({ length: signAhead }, (_, i) => i + 1),
+          {},
+          expiresIn,
+        )
+      : null;
     return {
       multipartUploadId: uploadId,
       partSize: plan.partSize,
@@ -29,6 +84,7 @@ export const multipartStarter: MultipartStarter = {
         partSize: plan.partSize,
         partCount: plan.partCount,
         expiresAt: input.expiresAt.toISOString(),
+        ...(parts ? { parts, partsExpireAt: new Date(deps.now().getTime() + expiresIn * 1000).toISOString() } : {}),
       },
     };
   },
@@ -38,8 +94,8 @@ export const multipartStarter: MultipartStarter = {
 };
 
 export const multipartFinisher: MultipartFinisher = {
-  async finish(deps, row) {
-    await finishMultipart(deps, row);
+  async finish(deps, row, claimed) {
+    await finishMultipart(deps, row, claimed);
   },
 };
 
@@ -78,30 +134,49 @@ export function partsError(check: Pick<PartCheck, 'missing' | 'wrongSize'> & { u
 }
 
 /**
- * Completes the multipart upload in storage once storage holds exactly the planned parts (listed by the server
- * itself: the client sends no ETags). With If-None-Match: * an existing object is never overwritten. When the upload
- * is already gone (completed by an earlier call, or aborted) nothing is done: verification then finds the object or
- * reports it absent.
+ * Completes the multipart upload in storage once storage holds exactly the planned parts. The part list is the
+ * client's when it names every part (`claimed`, checked by storage ETag by ETag: one storage call fewer), else the
+ * server lists the parts itself; a claimed list storage refuses falls back to the server's own list, which then says
+ * which parts are missing. With If-None-Match: * an existing object is never overwritten. When the upload is already
+ * gone (completed by an earlier call, or aborted) nothing is done: verification then finds the object or reports it
+ * absent.
  */
-export async function finishMultipart(deps: Deps, row: FileRow): Promise<void> {
+export async function finishMultipart(deps: Deps, row: FileRow, claimed?: readonly ClaimedPart[]): Promise<void> {
   const plan = planOf(row);
+  if (claimed) {
+    if ((await completeInStorage(deps, row, claimed)) === 'done') return;
+    deps.log.info({ fileId: row.id }, 'storage refused the client\'s part list; completing from the stored parts');
+  }
   const parts = await storedParts(deps, row);
   if (parts === null) return;
   const check = checkParts(plan, parts);
   if (!check.ok) throw partsError(check, check.totalListed);
+  const outcome = await completeInStorage(deps, row, parts);
+  if (outcome !== 'done') throw outcome.refused;
+}
+
+/** CompleteMultipartUpload with these parts: 'done' (or already completed, or gone), or storage's refusal (400). */
+async function completeInStorage(
+  deps: Deps,
+  row: FileRow,
+  parts: readonly ClaimedPart[],
+): Promise<'done' | { refused: unknown }> {
   try {
     await deps.storage.completeMultipart(
       row.objectKey,
       row.multipartUploadId!,
-      parts
+      [...parts]
         .sort((a, b) => a.partNumber - b.partNumber)
         .map((p) => ({ partNumber: p.partNumber, etag: p.etag, ...(p.checksumSha256 ? { checksumSha256: p.checksumSha256 } : {}) })),
     );
+    return 'done';
   } catch (err) {
     const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
     const status = e?.$metadata?.httpStatusCode;
     // Completed by a concurrent call (NoSuchUpload) or the key already holds an object (412): verification decides.
-    if (e?.name === 'NoSuchUpload' || e?.Code === 'NoSuchUpload' || e?.name === 'NoSuchKey' || status === 412) return;
+    if (e?.name === 'NoSuchUpload' || e?.Code === 'NoSuchUpload' || e?.name === 'NoSuchKey' || status === 412) return 'done';
+    // InvalidPart, InvalidPartOrder, EntityTooSmall, a missing part checksum…: nothing was completed.
+    if (status === 400) return { refused: err };
     throw err;
   }
 }

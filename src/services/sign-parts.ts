@@ -1,11 +1,12 @@
-// POST /v1/uploads/:id/parts — presigned UploadPart URLs, signed lazily in batches: each URL signs that part's exact
-// Content-Length (and its SHA-256 when the client gives one), so storage refuses a part of another size.
+// POST /v1/uploads/:id/parts — presigned UploadPart URLs, signed lazily in batches (the create answer carries the
+// first ones): each URL signs that part's exact Content-Length (and its SHA-256 when the client gives one).
 import type { Deps } from './deps.ts';
 import { errors } from '../errors/index.ts';
 import { getFile } from '../db/files.ts';
 import { isUuid } from '../domain/keys.ts';
-import { partSizeOf } from '../domain/part-plan.ts';
-import { planOf } from './multipart.ts';
+import { planOf, presignPlannedParts, type SignedPartView } from './multipart.ts';
+
+export type { SignedPartView };
 
 export const MAX_PARTS_PER_SIGN_REQUEST = 1000;
 const SHA256_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
@@ -13,13 +14,6 @@ const SHA256_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 export interface SignPartsInput {
   partNumbers: unknown;
   checksumsSha256?: unknown;
-}
-
-export interface SignedPartView {
-  partNumber: number;
-  url: string;
-  headers: Record<string, string>;
-  size: number;
 }
 
 export async function signParts(
@@ -64,19 +58,12 @@ export async function signParts(
   // URLs never outlive the upload itself.
   const untilExpiry = Math.floor((row.expiresAt.getTime() - now.getTime()) / 1000);
   const expiresIn = Math.max(1, Math.min(deps.config.uploads.urlTtlSeconds, untilExpiry));
-  const parts = await Promise.all(
-    numbers.map(async (partNumber) => {
-      const size = partSizeOf(plan, partNumber);
-      const signed = await deps.storage.presignPart({
-        key: row.objectKey,
-        uploadId: row.multipartUploadId!,
-        partNumber,
-        contentLength: size,
-        checksumSha256: sums[String(partNumber)] ?? null,
-        expiresIn,
-      });
-      return { partNumber, url: signed.url, headers: signed.headers, size };
-    }),
+  const parts = await presignPlannedParts(
+    deps,
+    { key: row.objectKey, multipartUploadId: row.multipartUploadId!, plan },
+    numbers,
+    sums,
+    expiresIn,
   );
   return { parts, expiresAt: new Date(now.getTime() + expiresIn * 1000).toISOString() };
 }

@@ -1,5 +1,5 @@
 // Multipart through the real HTTP server, real Postgres and real S3 (embedded store; RGW when configured).
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { UploadPartCommand } from '@aws-sdk/client-s3';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
@@ -146,6 +146,103 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     expect(r.body.error.message).toContain(`part 2 is ${4 * MiB} bytes, expected ${5 * MiB}`);
     expect(r.body.error.details.wrongSizeParts).toEqual([{ partNumber: 2, expected: 5 * MiB, actual: 4 * MiB }]);
     expect((await app.api(ws, `/v1/uploads/${id}`, { method: 'DELETE' })).status).toBe(204);
+  });
+
+  test('the create answer carries the part URLs; a complete naming every ETag spares listing the parts', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart' });
+    expect(c.status).toBe(201);
+    const parts = c.body.upload.parts as { partNumber: number; url: string; headers: Record<string, string>; size: number }[];
+    expect(parts.map((p) => [p.partNumber, p.size])).toEqual([[1, 5 * MiB], [2, 5 * MiB], [3, 2 * MiB]]);
+    expect(Date.parse(c.body.upload.partsExpireAt)).toBeGreaterThan(Date.now());
+    const etags: { partNumber: number; etag: string }[] = [];
+    for (const p of parts) {
+      const r = await fetch(p.url, { method: 'PUT', headers: p.headers, body: partBytes(p.partNumber) as BodyInit });
+      expect(r.status).toBe(200);
+      etags.push({ partNumber: p.partNumber, etag: r.headers.get('etag')! });
+    }
+    const listParts = vi.spyOn(app.deps.storage, 'listParts');
+    try {
+      const id = c.body.file.id;
+      const done = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST', json: { parts: etags.reverse() } });
+      expect(done.status).toBe(200);
+      expect(done.body.file).toMatchObject({ status: 'available', size: data.length });
+      expect(listParts).not.toHaveBeenCalled();
+      const key = (await app.deps.db.query('SELECT object_key FROM files WHERE id = $1', [id])).rows[0].object_key;
+      const stored = await app.deps.storage.rangeGet(key, 0, data.length - 1);
+      expect(Buffer.from(stored!).equals(data)).toBe(true);
+    } finally {
+      listParts.mockRestore();
+    }
+  });
+
+  test('a part list storage refuses falls back to the stored parts: wrong ETags still complete, a missing part is named', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart' });
+    const id = c.body.file.id;
+    const bogus = [1, 2, 3].map((partNumber) => ({ partNumber, etag: `"${'0'.repeat(32)}"` }));
+    expect((await putPart(ws, id, 1)).status).toBe(200);
+    expect((await putPart(ws, id, 2)).status).toBe(200);
+    const early = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST', json: { parts: bogus } });
+    expect(early.status).toBe(409);
+    expect(early.body.error.details.missingParts).toEqual([3]);
+    expect((await putPart(ws, id, 3)).status).toBe(200);
+    const done = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST', json: { parts: bogus } });
+    expect(done.status).toBe(200);
+    expect(done.body.file.status).toBe('available');
+    await app.api(ws, `/v1/files/${id}`, { method: 'DELETE' });
+  });
+
+  test('a part list that does not name every part once is a 400 and changes nothing', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart' });
+    const id = c.body.file.id;
+    const e = (partNumber: number) => ({ partNumber, etag: '"x"' });
+    const cases: [unknown, RegExp][] = [
+      [[e(1), e(2)], /all 3 parts/],
+      [[e(1), e(2), e(2)], /listed twice/],
+      [[e(1), e(2), e(7)], /outside 1\.\.3/],
+      [[{ partNumber: 1 }], /parts\.0\.etag/],
+      ['all', /parts/],
+    ];
+    for (const [parts, message] of cases) {
+      const r = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST', json: { parts } });
+      expect(r.status, JSON.stringify(parts)).toBe(400);
+      expect(r.body.error.code).toBe('invalid_request');
+      expect(r.body.error.message).toMatch(message);
+    }
+    expect((await json(ws, `/v1/files/${id}`)).body.file.status).toBe('pending');
+    const single = await json(ws, '/v1/uploads', {
+      method: 'POST',
+      json: { filename: 'a.bin', contentType: 'application/octet-stream', size: 10, method: 'put' },
+    });
+    const r = await json(ws, `/v1/uploads/${single.body.file.id}/complete`, { method: 'POST', json: { parts: [e(1)] } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/only to multipart/);
+    await app.api(ws, `/v1/uploads/${id}`, { method: 'DELETE' });
+  });
+
+  test('a claimed part list still ends in whole-object verification: a wrong-size part is a rejected file', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart' });
+    const id = c.body.file.id;
+    const etags: { partNumber: number; etag: string }[] = [];
+    for (const n of [1, 3]) {
+      const r = await putPart(ws, id, n);
+      etags.push({ partNumber: n, etag: r.headers.get('etag')! });
+    }
+    // Part 2 with 6 MiB instead of 5, by a storage credential holder (Stowage's own URLs sign each part's size).
+    const row = (await app.deps.db.query('SELECT object_key, multipart_upload_id FROM files WHERE id = $1', [id])).rows[0];
+    const s3 = makeS3Client(target.endpoint, target.region ?? 'us-east-1', target);
+    const up = await s3.send(
+      new UploadPartCommand({ Bucket: app.config.s3.bucket, Key: row.object_key, UploadId: row.multipart_upload_id, PartNumber: 2, Body: randomBytes(6 * MiB) }),
+    );
+    s3.destroy();
+    etags.push({ partNumber: 2, etag: up.ETag! });
+    const r = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST', json: { parts: etags } });
+    expect(r.status).toBe(422);
+    expect(r.body.error.details.file).toMatchObject({ status: 'rejected', rejectReason: 'size_mismatch' });
+    expect((await json(ws, '/v1/usage')).body).toMatchObject({ usedBytes: 0, reservedBytes: 0, pendingCount: 0 });
   });
 
   test('abort frees the reservation, is idempotent, and the upload is gone', async () => {

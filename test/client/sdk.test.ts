@@ -1,7 +1,7 @@
 // SDK behaviours against the real server and the embedded store: single uploads (PUT/POST, whole-file checksum),
 // per-part checksums verified by storage, retries (503 SlowDown, network errors), re-signing expired part URLs,
 // pause/resume, abort(), and the file helpers.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,15 +21,17 @@ describe('SDK on the embedded store', () => {
   let dir: string;
   let file: string; // 12 MiB: 3 parts of 5 MiB with MULTIPART_PART_SIZE_BYTES=5 MiB
   let fileSha: string;
+  let target: Awaited<ReturnType<typeof embedded.start>>['target'];
+  const env = {
+    DOWNLOAD_STRATEGY: 's3',
+    MULTIPART_THRESHOLD_BYTES: String(10 * MiB),
+    MULTIPART_PART_SIZE_BYTES: String(5 * MiB),
+  };
 
   beforeAll(async () => {
     const s = await embedded.start();
     stop = s.stop;
-    const env = {
-      DOWNLOAD_STRATEGY: 's3',
-      MULTIPART_THRESHOLD_BYTES: String(10 * MiB),
-      MULTIPART_PART_SIZE_BYTES: String(5 * MiB),
-    };
+    target = s.target;
     app = await startTestApp({ s3Target: s.target, env });
     shortUrls = await startTestApp({ s3Target: s.target, env: { ...env, UPLOAD_URL_TTL_SECONDS: '10' } });
     dir = await mkdtemp(path.join(tmpdir(), 'stowage-sdk-'));
@@ -94,6 +96,45 @@ describe('SDK on the embedded store', () => {
     expect(part2).toEqual([400, 200]);
     expect(h.stats.retries).toBe(1);
     expect(await sha256OfResponse(await client.download(f.id))).toBe(fileSha);
+  });
+
+  test('multipart starts from the URLs in the create answer and completes with the parts\' ETags: no listing, no signing', async () => {
+    const signAhead1 = await startTestApp({ s3Target: target, env: { ...env, MULTIPART_PARTS_SIGNED_AT_CREATE: '1' } });
+    try {
+      for (const [a, signRequests] of [[app, 0], [signAhead1, 1]] as const) {
+        const ws = randomWorkspaceId();
+        const counter = countingFetch(a.baseUrl);
+        const apiCalls: string[] = [];
+        const client = createClient({
+          baseUrl: a.baseUrl,
+          getToken: () => a.tokenFor(ws),
+          fetch: (input, init) => {
+            const url = new URL(input instanceof Request ? input.url : String(input));
+            if (url.origin === new URL(a.baseUrl).origin) apiCalls.push(`${init?.method ?? 'GET'} ${url.pathname.replace(/[0-9a-f-]{36}/, ':id')}`);
+            return counter.fetch(input, init);
+          },
+        });
+        const listParts = vi.spyOn(a.deps.storage, 'listParts');
+        try {
+          // One part at a time: the parts not signed ahead (2 and 3) are then signed in one batch.
+          const h = client.upload(file, { concurrency: 1 });
+          const f = await h.done;
+          expect(f).toMatchObject({ status: 'available', size: 12 * MiB, uploadMethod: 'multipart' });
+          expect(h.stats.signRequests).toBe(signRequests);
+          expect(apiCalls.filter((c) => c !== 'POST /v1/uploads/:id/parts')).toEqual([
+            'GET /v1/uploads', // an unfinished upload of this file to resume?
+            'POST /v1/uploads',
+            'POST /v1/uploads/:id/complete',
+          ]);
+          expect(listParts).not.toHaveBeenCalled();
+          expect(await sha256OfResponse(await client.download(f.id))).toBe(fileSha);
+        } finally {
+          listParts.mockRestore();
+        }
+      }
+    } finally {
+      await signAhead1.close();
+    }
   });
 
   test('503 SlowDown and network errors are retried with backoff', async () => {

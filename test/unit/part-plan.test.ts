@@ -8,6 +8,7 @@ import {
   MIN_PART_SIZE,
   TiB,
   checkParts,
+  claimedPartsProblem,
   describePartProblems,
   inferPlan,
   partRange,
@@ -89,6 +90,22 @@ describe('checkParts', () => {
     expect(describePartProblems(check)).toBe(
       `missing part 2; part 3 is ${3 * MiB} bytes, expected ${2 * MiB}; unexpected part 9`,
     );
+  });
+});
+
+describe('claimedPartsProblem (the client names its parts at completion)', () => {
+  const plan = planParts(12 * MiB, 5 * MiB); // 3 parts
+  const part = (partNumber: number) => ({ partNumber, etag: `"e${partNumber}"` });
+
+  it('accepts every part of the plan once, in any order', () => {
+    expect(claimedPartsProblem(plan, [part(3), part(1), part(2)])).toBeNull();
+  });
+
+  it('refuses a list that misses a part, repeats one or names one outside the plan', () => {
+    expect(claimedPartsProblem(plan, [part(1), part(2)])).toMatch(/all 3 parts/);
+    expect(claimedPartsProblem(plan, [part(1), part(2), part(2)])).toMatch(/part 2 is listed twice/);
+    expect(claimedPartsProblem(plan, [part(1), part(2), part(4)])).toMatch(/outside 1\.\.3/);
+    expect(claimedPartsProblem(plan, [part(1), part(2), part(0)])).toMatch(/outside/);
   });
 });
 

@@ -27,6 +27,20 @@ const createBody = z.object({
 
 const idParams = z.object({ id: z.string() });
 
+const completeBody = z.object({
+  /** Multipart: every part with the ETag storage answered to its PUT; spares the server listing the parts. */
+  parts: z
+    .array(
+      z.object({
+        partNumber: z.number().int(),
+        etag: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, 'must be an ETag as storage answered it'),
+        checksumSha256: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a base64 SHA-256').optional(),
+      }),
+    )
+    .max(10_000)
+    .optional(),
+});
+
 const listQuery = z.object({
   status: z.string().optional(),
   fingerprint: z.string().max(256).optional(),
@@ -58,9 +72,10 @@ export const uploadsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { dep
     return listFiles(deps, req.auth.workspaceId, { ...q, status: q.status ?? 'pending' });
   });
 
-  app.post('/uploads/:id/complete', { config: { openapi: { summary: 'Complete an upload: verifies the object in storage (size, checksum, magic bytes); repeatable', tags: ['uploads'], params: idParams, responses: { 200: fileResponse('The file (available, or rejected with rejectReason)'), 404: errorResponse('not_found'), 409: errorResponse('upload_not_found_in_storage or invalid_state'), 422: errorResponse('verification_failed') } } } }, async (req) => {
+  app.post('/uploads/:id/complete', { config: { openapi: { summary: 'Complete an upload: verifies the object in storage (size, checksum, magic bytes); repeatable', tags: ['uploads'], params: idParams, body: completeBody, responses: { 200: fileResponse('The file (available, or rejected with rejectReason)'), 404: errorResponse('not_found'), 409: errorResponse('upload_not_found_in_storage or invalid_state'), 422: errorResponse('verification_failed') } } } }, async (req) => {
     const { id } = parseInput(idParams, req.params, 'path');
-    const row = await completeUpload(deps, req.auth.workspaceId, id);
+    const body = parseInput(completeBody, req.body);
+    const row = await completeUpload(deps, req.auth.workspaceId, id, body.parts);
     return { file: toFileView(row) };
   });
 
