@@ -48,6 +48,20 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     return fetch(p.url, { method: 'PUT', body: body as BodyInit });
   }
 
+  /** Sends a part with storage credentials, around Stowage's URLs (which sign each part's size); its ETag. */
+  async function putPartBehindStowage(id: string, partNumber: number, body: Uint8Array): Promise<string> {
+    const row = (await app.deps.db.query('SELECT object_key, multipart_upload_id FROM files WHERE id = $1', [id])).rows[0];
+    const s3 = makeS3Client(target.endpoint, target.region ?? 'us-east-1', target);
+    try {
+      const r = await s3.send(
+        new UploadPartCommand({ Bucket: app.config.s3.bucket, Key: row.object_key, UploadId: row.multipart_upload_id, PartNumber: partNumber, Body: body }),
+      );
+      return r.ETag!;
+    } finally {
+      s3.destroy();
+    }
+  }
+
   function partBytes(n: number): Uint8Array {
     return data.subarray((n - 1) * 5 * MiB, Math.min(data.length, n * 5 * MiB));
   }
@@ -128,19 +142,7 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     const id = c.body.file.id;
     expect((await putPart(ws, id, 1)).status).toBe(200);
     expect((await putPart(ws, id, 3)).status).toBe(200);
-    // Bypass Stowage's signature (a storage credential holder): part 2 with 4 MiB instead of 5.
-    const row = (await app.deps.db.query('SELECT object_key, multipart_upload_id FROM files WHERE id = $1', [id])).rows[0];
-    const s3 = makeS3Client(target.endpoint, target.region ?? 'us-east-1', target);
-    await s3.send(
-      new UploadPartCommand({
-        Bucket: app.config.s3.bucket,
-        Key: row.object_key,
-        UploadId: row.multipart_upload_id,
-        PartNumber: 2,
-        Body: partBytes(2).subarray(0, 4 * MiB),
-      }),
-    );
-    s3.destroy();
+    await putPartBehindStowage(id, 2, partBytes(2).subarray(0, 4 * MiB)); // 4 MiB instead of 5
     const r = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST' });
     expect(r.status).toBe(409);
     expect(r.body.error.message).toContain(`part 2 is ${4 * MiB} bytes, expected ${5 * MiB}`);
@@ -174,6 +176,15 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     } finally {
       listParts.mockRestore();
     }
+  });
+
+  test('no part URLs in the create answer when the parts will carry checksums (each URL must sign one)', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart', partChecksums: true });
+    expect(c.status).toBe(201);
+    expect(c.body.upload).toMatchObject({ method: 'MULTIPART', partCount: 3 });
+    expect(c.body.upload.parts).toBeUndefined();
+    expect((await app.api(ws, `/v1/uploads/${c.body.file.id}`, { method: 'DELETE' })).status).toBe(204);
   });
 
   test('a part list storage refuses falls back to the stored parts: wrong ETags still complete, a missing part is named', async () => {
@@ -231,14 +242,7 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
       const r = await putPart(ws, id, n);
       etags.push({ partNumber: n, etag: r.headers.get('etag')! });
     }
-    // Part 2 with 6 MiB instead of 5, by a storage credential holder (Stowage's own URLs sign each part's size).
-    const row = (await app.deps.db.query('SELECT object_key, multipart_upload_id FROM files WHERE id = $1', [id])).rows[0];
-    const s3 = makeS3Client(target.endpoint, target.region ?? 'us-east-1', target);
-    const up = await s3.send(
-      new UploadPartCommand({ Bucket: app.config.s3.bucket, Key: row.object_key, UploadId: row.multipart_upload_id, PartNumber: 2, Body: randomBytes(6 * MiB) }),
-    );
-    s3.destroy();
-    etags.push({ partNumber: 2, etag: up.ETag! });
+    etags.push({ partNumber: 2, etag: await putPartBehindStowage(id, 2, randomBytes(6 * MiB)) }); // 6 MiB instead of 5
     const r = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST', json: { parts: etags } });
     expect(r.status).toBe(422);
     expect(r.body.error.details.file).toMatchObject({ status: 'rejected', rejectReason: 'size_mismatch' });

@@ -48,6 +48,8 @@ describe('config', () => {
     expect(c.workspaceDefaults.allowedContentTypes).toEqual(['image/*', 'application/pdf']);
     expect(c.auth.workspaceClaim).toBe('org_id');
     expect(c.workspaceDefaults.quotaBytes).toBe(1000);
+    expect(c.uploads.multipartPartsSignedAtCreate).toBe(100);
+    expect(loadConfig({ ...valid, MULTIPART_PARTS_SIGNED_AT_CREATE: '0' }).uploads.multipartPartsSignedAtCreate).toBe(0);
   });
 
   test('one error names every bad variable', () => {
@@ -76,6 +78,7 @@ describe('config', () => {
     [{ ...valid, AUTH_JWKS_URL: 'https://idp.example/jwks.json' }, ['AUTH_JWKS_URL']],
     [{ ...valid, S3_SECRET_ACCESS_KEY: '' }, ['S3_SECRET_ACCESS_KEY']],
     [{ ...valid, UPLOAD_URL_TTL_SECONDS: '600', UPLOAD_PENDING_TTL_SECONDS: '300' }, ['UPLOAD_PENDING_TTL_SECONDS']],
+    [{ ...valid, MULTIPART_PARTS_SIGNED_AT_CREATE: '1001' }, ['MULTIPART_PARTS_SIGNED_AT_CREATE']],
   ])('cross-field rules %#', (env, expected) => {
     expect(problems(env as Record<string, string>)).toEqual(expected);
   });
