@@ -194,7 +194,7 @@ export class UploadHandle {
       const instruction = plan.instruction;
       // Multipart: the ETag of every part, when storage let us read them all (CORS exposes ETag), spares the server
       // listing the parts at completion.
-      let parts: { partNumber: number; etag: string }[] | undefined;
+      let parts: { partNumber: number; etag: string; checksumSha256?: string }[] | undefined;
       if (instruction.method === 'MULTIPART') parts = await this.sendMultipart(source, plan, instruction);
       else await this.pausable(() => this.sendSingle(source, instruction));
       const { file } = await this.pausable(() =>
@@ -349,7 +349,7 @@ export class UploadHandle {
     source: UploadSource,
     plan: UploadPlan,
     instruction: Extract<UploadInstruction, { method: 'MULTIPART' }>,
-  ): Promise<{ partNumber: number; etag: string }[] | undefined> {
+  ): Promise<{ partNumber: number; etag: string; checksumSha256?: string }[] | undefined> {
     const fileId = plan.fileId;
     const { partSize, partCount } = instruction;
     this.partCount = partCount;
@@ -486,7 +486,11 @@ export class UploadHandle {
       }
     });
     if (etags.size !== partCount) return undefined;
-    return [...etags].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag }));
+    // With per-part checksums AWS wants each part's checksum in the list too (else it refuses it, and the server lists
+    // the parts itself).
+    return [...etags]
+      .sort((a, b) => a[0] - b[0])
+      .map(([partNumber, etag]) => ({ partNumber, etag, ...(checksums.has(partNumber) ? { checksumSha256: checksums.get(partNumber)! } : {}) }));
   }
 
   // ---- progress ----------------------------------------------------------------------------------------------------

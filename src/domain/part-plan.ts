@@ -189,7 +189,8 @@ export interface ClaimedPart {
 
 /**
  * What is wrong with a client's part list for completion, or null: it must name every part of the plan exactly once.
- * (Storage checks each ETag; the sizes were fixed by the signed URLs and the whole object is verified afterwards.)
+ * (Storage checks each ETag. Part sizes are not checked one by one on this path, but the whole object is verified
+ * afterwards, so a list can never admit an object of another size.)
  */
 export function claimedPartsProblem(plan: PartPlan, claimed: readonly ClaimedPart[]): string | null {
   if (claimed.length !== plan.partCount) {

@@ -1046,6 +1046,17 @@ export class S3Server implements Server {
           if (r.partNumber <= prev) throw s3err('InvalidPartOrder', undefined, { UploadId: uploadId });
           prev = r.partNumber;
         }
+        // As AWS: an upload created with a checksum algorithm must name each part's checksum in the request.
+        const required = u.meta.checksumAlgorithm;
+        if (required) {
+          const missing = requested.find((r) => r.checksums[required] === undefined);
+          if (missing) {
+            throw s3err(
+              'InvalidRequest',
+              `The upload was created using a ${required.toLowerCase()} checksum. The complete request must include the checksum for each part. It was missing for part ${missing.partNumber} in the request.`,
+            );
+          }
+        }
         for (const r of requested) {
           const p = u.parts.get(r.partNumber);
           if (!p || p.etag !== r.etag) throw s3err('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(r.partNumber), ETag: r.etag });

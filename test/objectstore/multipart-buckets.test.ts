@@ -170,7 +170,7 @@ forEachTarget('multipart & buckets', (t: S3Target) => {
     expect(await g2.Body!.transformToString()).toBe('would overwrite');
   });
 
-  it('multipart with x-amz-checksum-sha256 per part: composite checksum -N; a wrong part checksum is BadDigest', async () => {
+  it('multipart with x-amz-checksum-sha256 per part: composite checksum -N; a wrong part checksum is BadDigest; complete must name each part checksum', async () => {
     const key = 'mp/checksum.bin';
     const id = await create(key, { ChecksumAlgorithm: 'SHA256' });
     const d1 = big;
@@ -186,6 +186,11 @@ forEachTarget('multipart & buckets', (t: S3Target) => {
     expect(r1.ChecksumSHA256).toBe(c1);
     expect(await s3Error(part(key, id, 2, d2, { ChecksumSHA256: c1 }))).toMatchObject({ status: 400, code: 'BadDigest' });
     const r2 = await part(key, id, 2, d2, { ChecksumSHA256: c2 });
+    // As AWS: the complete request of such an upload must name each part's checksum.
+    expect(await s3Error(complete(key, id, [{ PartNumber: 1, ETag: r1.ETag, ChecksumSHA256: c1 }, { PartNumber: 2, ETag: r2.ETag }]))).toMatchObject({
+      status: 400,
+      code: 'InvalidRequest',
+    });
     const done = await complete(key, id, [
       { PartNumber: 1, ETag: r1.ETag, ChecksumSHA256: c1 },
       { PartNumber: 2, ETag: r2.ETag, ChecksumSHA256: c2 },

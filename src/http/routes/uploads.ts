@@ -40,6 +40,8 @@ const completeBody = z.object({
     .max(10_000)
     .optional(),
 });
+/** Room for a part list of all 10,000 parts with ETags and checksums (~150 bytes each); other bodies stay at 256 KiB. */
+const COMPLETE_BODY_LIMIT = 2 * 1024 * 1024;
 
 const listQuery = z.object({
   status: z.string().optional(),
@@ -72,7 +74,7 @@ export const uploadsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { dep
     return listFiles(deps, req.auth.workspaceId, { ...q, status: q.status ?? 'pending' });
   });
 
-  app.post('/uploads/:id/complete', { config: { openapi: { summary: 'Complete an upload: verifies the object in storage (size, checksum, magic bytes); repeatable', tags: ['uploads'], params: idParams, body: completeBody, responses: { 200: fileResponse('The file (available, or rejected with rejectReason)'), 404: errorResponse('not_found'), 409: errorResponse('upload_not_found_in_storage or invalid_state'), 422: errorResponse('verification_failed') } } } }, async (req) => {
+  app.post('/uploads/:id/complete', { bodyLimit: COMPLETE_BODY_LIMIT, config: { openapi: { summary: 'Complete an upload: verifies the object in storage (size, checksum, magic bytes); repeatable', tags: ['uploads'], params: idParams, body: completeBody, responses: { 200: fileResponse('The file (available, or rejected with rejectReason)'), 404: errorResponse('not_found'), 409: errorResponse('upload_not_found_in_storage or invalid_state'), 422: errorResponse('verification_failed') } } } }, async (req) => {
     const { id } = parseInput(idParams, req.params, 'path');
     const body = parseInput(completeBody, req.body);
     const row = await completeUpload(deps, req.auth.workspaceId, id, body.parts);
