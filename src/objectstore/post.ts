@@ -7,7 +7,11 @@ import type { ObjectMeta } from './store.ts';
 import { doc, el } from './xml.ts';
 
 const MAX_FIELD = 20 * 1024;
+/** Everything before the file part (part headers, names and values) counts toward this cap: it is read before the
+ * signature can be checked, i.e. from anyone. */
 const MAX_FIELDS_TOTAL = 256 * 1024;
+const MAX_FIELD_COUNT = 1000;
+const MAX_PART_HEADERS = 8 * 1024;
 const MAX_PUT = 5 * 1024 ** 3;
 
 /** Pull-based reader over the request body for multipart/form-data parsing. */
@@ -124,6 +128,11 @@ function denied(msg: string): S3Error {
   return s3err('AccessDenied', `Invalid according to Policy: ${msg}`);
 }
 
+/** AWS's answer when the fields before the file are too large (AWS caps them at 20 KiB; this store at 256 KiB). */
+function preDataTooLarge(): S3Error {
+  return s3err('MaxPostPreDataLengthExceeded', undefined, { MaxPostPreDataLengthBytes: String(MAX_FIELDS_TOTAL) });
+}
+
 const EXEMPT = new Set(['x-amz-signature', 'file', 'policy']);
 
 /** Browser-form upload (POST Object) authenticated by a SigV4-signed policy whose every condition is enforced. */
@@ -139,8 +148,10 @@ export async function handlePostObject(server: S3Server, ctx: Ctx): Promise<void
   const fields = new Map<string, string>();
   const names: string[] = [];
   let total = 0;
+  let count = 0;
   await reader.readUntil(Buffer.from(`--${boundary}`), 64 * 1024);
   const sep = Buffer.from(`\r\n--${boundary}`);
+  const sepLen = sep.length + 2;
   let fileFound = false;
   let fileContentType: string | undefined;
   let fileName = '';
@@ -148,7 +159,11 @@ export async function handlePostObject(server: S3Server, ctx: Ctx): Promise<void
     const tail = (await reader.read(2)).toString('latin1');
     if (tail === '--') break;
     if (tail !== '\r\n') throw s3err('MalformedPOSTRequest');
-    const headers = parsePartHeaders((await reader.readUntil(Buffer.from('\r\n\r\n'), 8 * 1024)).toString('utf8'));
+    if (++count > MAX_FIELD_COUNT) throw preDataTooLarge();
+    const rawHeaders = await reader.readUntil(Buffer.from('\r\n\r\n'), MAX_PART_HEADERS);
+    total += rawHeaders.length + 4 + sepLen;
+    if (total > MAX_FIELDS_TOTAL) throw preDataTooLarge();
+    const headers = parsePartHeaders(rawHeaders.toString('utf8'));
     if (headers.name === undefined) throw s3err('MalformedPOSTRequest');
     const lname = headers.name.toLowerCase();
     if (lname === 'file') {
@@ -157,9 +172,10 @@ export async function handlePostObject(server: S3Server, ctx: Ctx): Promise<void
       fileName = headers.filename ?? '';
       break;
     }
-    const value = (await reader.readUntil(sep, MAX_FIELD)).toString('utf8');
-    total += value.length;
-    if (total > MAX_FIELDS_TOTAL) throw s3err('MalformedPOSTRequest', 'Your POST request fields preceding the upload file were too large.');
+    const rawValue = await reader.readUntil(sep, MAX_FIELD);
+    total += rawValue.length;
+    if (total > MAX_FIELDS_TOTAL) throw preDataTooLarge();
+    const value = rawValue.toString('utf8');
     if (!fields.has(lname)) {
       fields.set(lname, value);
       names.push(lname);
