@@ -234,6 +234,8 @@ function verifyHeader(input: AuthInput, cfg: AuthConfig, auth: string): AuthInfo
   if (!PAYLOAD_MODES.has(payloadHash) && !/^[0-9a-f]{64}$/.test(payloadHash)) {
     throw s3err('InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.');
   }
+  // x-amz-* headers change what a request does (x-amz-copy-source turns a PUT into a copy): all must be signed.
+  requireSignedAmzHeaders(input, signed, true);
   const scope = credParts.slice(1).join('/');
   const creq = canonicalRequest(input, signed, payloadHash);
   const sts = ['AWS4-HMAC-SHA256', dateStr, scope, sha256hex(creq)].join('\n');
@@ -243,6 +245,23 @@ function verifyHeader(input: AuthInput, cfg: AuthConfig, auth: string): AuthInfo
     throw s3err('SignatureDoesNotMatch', undefined, { AWSAccessKeyId: accessKeyId, StringToSign: sts, SignatureProvided: signature, CanonicalRequest: creq });
   }
   return { accessKeyId, secretAccessKey: secret, key, amzDate: dateStr, scope, signature, payloadHash, presigned: false, signedHeaders: signed };
+}
+
+/**
+ * AWS refuses a request carrying an x-amz-* header that is not in SignedHeaders (403 AccessDenied, HeadersNotSigned).
+ * In header auth x-amz-content-sha256 may stay unsigned (AWS tolerates it: its value is the last line of the canonical
+ * request, so the signature covers it anyway).
+ */
+function requireSignedAmzHeaders(input: AuthInput, signed: string[], headerAuth: boolean): void {
+  const notSigned: string[] = [];
+  for (const h of Object.keys(input.headers)) {
+    if (!h.startsWith('x-amz-') || signed.includes(h)) continue;
+    if (headerAuth && h === 'x-amz-content-sha256') continue;
+    notSigned.push(h);
+  }
+  if (notSigned.length) {
+    throw s3err('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: notSigned.join(', ') });
+  }
 }
 
 function verifyPresigned(input: AuthInput, cfg: AuthConfig, q: Map<string, string>): AuthInfo {
@@ -283,13 +302,7 @@ function verifyPresigned(input: AuthInput, cfg: AuthConfig, q: Map<string, strin
   const signed = signedRaw.split(';');
   if (!signed.includes('host')) throw s3err('AccessDenied', 'Host header must be signed');
   // Headers that grant something (x-amz-*) must have been signed by the URL's issuer.
-  const notSigned: string[] = [];
-  for (const h of Object.keys(input.headers)) {
-    if (h.startsWith('x-amz-') && !signed.includes(h)) notSigned.push(h);
-  }
-  if (notSigned.length) {
-    throw s3err('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: notSigned.join(', ') });
-  }
+  requireSignedAmzHeaders(input, signed, false);
   const payloadHash = q.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
   const scope = credParts.slice(1).join('/');
   const creq = canonicalRequest(input, signed, payloadHash, 'X-Amz-Signature');

@@ -150,6 +150,27 @@ forEachTarget('objects', (t: S3Target) => {
     }
   });
 
+  it('header auth: x-amz-* headers added after signing are refused (x-amz-copy-source cannot turn a PUT into a copy)', async () => {
+    await put('hdr/src.txt', 'secret source');
+    const body = Buffer.from('abc');
+    const send = (key: string, extra: Record<string, string>) => {
+      const s = sign({ endpoint: t.endpoint, region: t.region, credentials: t.credentials, method: 'PUT', path: `/${bucket}/${key}`, payloadHash: sha256hex(body), headers: { 'content-length': String(body.length) } });
+      return rawRequest(s.url, 'PUT', { ...s.headers, ...extra }, body);
+    };
+    const meta = await send('hdr/meta.txt', { 'x-amz-meta-evil': '1' });
+    const copy = await send('hdr/copy.txt', { 'x-amz-copy-source': `/${bucket}/hdr/src.txt` });
+    if (t.name === 'rgw' && (meta.status !== 403 || copy.status !== 403)) {
+      rgwDeviation(t, `header auth accepts unsigned x-amz-* headers (${meta.status}/${copy.status}; AWS: 403 AccessDenied, HeadersNotSigned)`);
+      return;
+    }
+    expect(meta.status).toBe(403);
+    expect(errorCode(meta.body)).toBe('AccessDenied');
+    expect(meta.body).toMatch(/<HeadersNotSigned>x-amz-meta-evil<\/HeadersNotSigned>/);
+    expect(copy.status).toBe(403);
+    expect(errorCode(copy.body)).toBe('AccessDenied');
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'hdr/copy.txt' })))).toMatchObject({ status: 404 });
+  });
+
   it('a signed payload hash is verified against the body (XAmzContentSHA256Mismatch)', async () => {
     const body = Buffer.from('hello signed payload');
     const s = sign({ endpoint: t.endpoint, region: t.region, credentials: t.credentials, method: 'PUT', path: `/${bucket}/signed.txt`, payloadHash: sha256hex(body), headers: { 'content-length': String(body.length) } });
