@@ -31,6 +31,7 @@ export class AwsChunkedDecoder extends Transform {
   private chunkSig = '';
   private chunkHash: Hash | null = null;
   private trailerLines: string[] = [];
+  private trailerSigSeen = false;
 
   constructor(private readonly ctx: ChunkedContext) {
     super();
@@ -45,6 +46,37 @@ export class AwsChunkedDecoder extends Transform {
     this.prevSig = this.chunkSig;
   }
 
+  /** True when the trailer must carry exactly one x-amz-trailer-signature, last (STREAMING-…-PAYLOAD-TRAILER). */
+  private get trailerSigned(): boolean {
+    return this.ctx.auth !== undefined && this.ctx.signedTrailer;
+  }
+
+  private trailerLine(line: string): void {
+    const i = line.indexOf(':');
+    if (i <= 0) throw s3err('IncompleteBody', 'Malformed trailing header');
+    const name = line.slice(0, i).trim().toLowerCase();
+    const value = line.slice(i + 1).trim();
+    // nothing may follow the trailer signature: it would be a header nobody signed
+    if (this.trailerSigSeen) throw s3err('SignatureDoesNotMatch', 'Trailing headers after x-amz-trailer-signature are not signed.');
+    if (name === 'x-amz-trailer-signature') {
+      const auth = this.ctx.auth;
+      if (auth && this.ctx.signedTrailer) {
+        this.trailerSigSeen = true;
+        const hash = sha256hex(this.trailerLines.map((l) => l + '\n').join(''));
+        const expected = hmacHex(auth.key, trailerStringToSign(auth, this.prevSig, hash));
+        if (!sigEqual(expected, value)) throw s3err('SignatureDoesNotMatch', 'The trailer signature does not match.');
+      }
+      return;
+    }
+    this.trailerLines.push(`${name}:${value}`);
+    this.ctx.trailers.set(name, value);
+  }
+
+  private endTrailers(): void {
+    if (this.trailerSigned && !this.trailerSigSeen) throw s3err('SignatureDoesNotMatch', 'The trailer signature (x-amz-trailer-signature) is missing.');
+    this.state = DONE;
+  }
+
   override _transform(buf: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
       this.consume(buf);
@@ -56,16 +88,14 @@ export class AwsChunkedDecoder extends Transform {
 
   override _flush(cb: TransformCallback): void {
     try {
-      if (this.carry && this.state === TRAILER) {
+      if (this.state === TRAILER) {
         // tolerate a missing final CRLF after the trailers
-        const line = this.carry.toString('latin1').trim();
-        if (line) {
-          const i = line.indexOf(':');
-          if (i > 0) this.ctx.trailers.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
-        }
-        this.state = DONE;
+        const line = this.carry ? this.carry.toString('latin1').trim() : '';
+        this.carry = null;
+        if (line) this.trailerLine(line);
+        this.endTrailers();
       }
-      if (this.state !== DONE && this.state !== TRAILER) throw s3err('IncompleteBody');
+      if (this.state !== DONE) throw s3err('IncompleteBody');
       cb();
     } catch (e) {
       cb(e as Error);
@@ -126,24 +156,8 @@ export class AwsChunkedDecoder extends Transform {
           this.state = DATA;
         }
       } else if (this.state === TRAILER) {
-        if (line === '') {
-          this.state = DONE;
-        } else {
-          const i = line.indexOf(':');
-          if (i <= 0) throw s3err('IncompleteBody', 'Malformed trailing header');
-          const name = line.slice(0, i).trim().toLowerCase();
-          const value = line.slice(i + 1).trim();
-          if (name === 'x-amz-trailer-signature') {
-            if (ctx.auth && ctx.signedTrailer) {
-              const hash = sha256hex(this.trailerLines.map((l) => l + '\n').join(''));
-              const expected = hmacHex(ctx.auth.key, trailerStringToSign(ctx.auth, this.prevSig, hash));
-              if (!sigEqual(expected, value)) throw s3err('SignatureDoesNotMatch', 'The trailer signature does not match.');
-            }
-          } else {
-            this.trailerLines.push(`${name}:${value}`);
-            ctx.trailers.set(name, value);
-          }
-        }
+        if (line === '') this.endTrailers();
+        else this.trailerLine(line);
       } else if (line !== '') {
         throw s3err('IncompleteBody', 'Unexpected data after the final chunk');
       }

@@ -15,7 +15,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { S3Target } from '../helpers/s3-targets.ts';
 import { checksumOf } from '../../src/objectstore/index.ts';
-import { errorCode, killedRequest, rawRequest, sign, signedChunks, unsignedTrailerChunks } from './raw-s3.ts';
+import { errorCode, killedRequest, rawRequest, sign, signedChunks, signedTrailerChunks, unsignedTrailerChunks } from './raw-s3.ts';
 import { expectRefusal, forEachTarget, rgwDeviation, s3Error } from './targets.ts';
 
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
@@ -261,6 +261,46 @@ forEachTarget('objects', (t: S3Target) => {
     const res2 = await rawRequest(s2.url, 'PUT', { ...s2.headers, 'content-length': String(wrong.length) }, wrong);
     expect(res2.status).toBe(400);
     expect(errorCode(res2.body)).toBe('BadDigest');
+  });
+
+  it('aws-chunked STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER: the trailer must end with its x-amz-trailer-signature', async () => {
+    const data = randomBytes(100_000);
+    const crc = checksumOf('CRC32', data);
+    const mk = (key: string) =>
+      sign({
+        endpoint: t.endpoint,
+        region: t.region,
+        credentials: t.credentials,
+        method: 'PUT',
+        path: `/${bucket}/${key}`,
+        payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+        headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length), 'x-amz-trailer': 'x-amz-checksum-crc32' },
+      });
+    const send = async (key: string, opts: Parameters<typeof signedTrailerChunks>[4] = {}) => {
+      const s = mk(key);
+      const body = signedTrailerChunks(data, 65536, s, [['x-amz-checksum-crc32', crc]], opts);
+      return rawRequest(s.url, 'PUT', { ...s.headers, 'content-length': String(body.length) }, body);
+    };
+    const ok = await send('strailer/ok.bin');
+    if (t.name === 'rgw' && ok.status !== 200) {
+      rgwDeviation(t, `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER upload answered ${ok.status} ${errorCode(ok.body) ?? ''} (AWS accepts it)`);
+      return;
+    }
+    expect(ok.status).toBe(200);
+    expect(ok.headers['x-amz-checksum-crc32']).toBe(crc);
+    const unsigned = await send('strailer/unsigned.bin', { signature: false });
+    const after = await send('strailer/after.bin', { after: [['x-amz-meta-evil', '1']] });
+    if (t.name === 'rgw' && (unsigned.status !== 403 || after.status !== 403)) {
+      rgwDeviation(t, `a signed-trailer upload without (or with lines after) its x-amz-trailer-signature answered ${unsigned.status}/${after.status} (AWS: 403 SignatureDoesNotMatch)`);
+      return;
+    }
+    expect(unsigned.status).toBe(403);
+    expect(errorCode(unsigned.body)).toBe('SignatureDoesNotMatch');
+    expect(after.status).toBe(403);
+    expect(errorCode(after.body)).toBe('SignatureDoesNotMatch');
+    for (const Key of ['strailer/unsigned.bin', 'strailer/after.bin']) {
+      expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key })))).toMatchObject({ status: 404 });
+    }
   });
 
   it('the default SDK client (flexible checksums, aws-chunked trailer for streams) round-trips', async () => {

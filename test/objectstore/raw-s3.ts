@@ -79,6 +79,34 @@ export function signedChunks(data: Buffer, chunkSize: number, s: Signed, tamper?
   return Buffer.concat(parts);
 }
 
+/**
+ * aws-chunked body with chunk signatures and signed trailing headers (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER):
+ * `0;chunk-signature=…`, the trailer lines, then `x-amz-trailer-signature` unless `signature` is false; `after` lines are
+ * appended after the signature (a holder tampering with the trailer).
+ */
+export function signedTrailerChunks(data: Buffer, chunkSize: number, s: Signed, trailer: Array<[string, string]>, opts: { signature?: boolean; after?: Array<[string, string]> } = {}): Buffer {
+  const parts: Buffer[] = [];
+  let prev = s.signature;
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < data.length; i += chunkSize) chunks.push(data.subarray(i, i + chunkSize));
+  chunks.push(Buffer.alloc(0));
+  for (const c of chunks) {
+    const sts = ['AWS4-HMAC-SHA256-PAYLOAD', s.amzDate, s.scope, prev, EMPTY_SHA, sha256(c)].join('\n');
+    prev = createHmac('sha256', s.signingKey).update(sts).digest('hex');
+    parts.push(Buffer.from(`${c.length.toString(16)};chunk-signature=${prev}\r\n`), c);
+    if (c.length) parts.push(Buffer.from('\r\n'));
+  }
+  const lines = trailer.map(([k, v]) => `${k}:${v}`);
+  let text = lines.map((l) => l + '\r\n').join('');
+  if (opts.signature !== false) {
+    const sts = ['AWS4-HMAC-SHA256-TRAILER', s.amzDate, s.scope, prev, sha256(lines.map((l) => l + '\n').join(''))].join('\n');
+    text += `x-amz-trailer-signature:${createHmac('sha256', s.signingKey).update(sts).digest('hex')}\r\n`;
+  }
+  for (const [k, v] of opts.after ?? []) text += `${k}:${v}\r\n`;
+  parts.push(Buffer.from(text + '\r\n'));
+  return Buffer.concat(parts);
+}
+
 /** aws-chunked body without signatures, with a trailing checksum header (STREAMING-UNSIGNED-PAYLOAD-TRAILER). */
 export function unsignedTrailerChunks(data: Buffer, chunkSize: number, trailerName: string, trailerValue: string): Buffer {
   const parts: Buffer[] = [];
