@@ -230,6 +230,16 @@ export function createEdgeHandler(opts: EdgeOptions): {
       if (name === 'response-content-disposition') dispositionParam = all[0];
       else typeParam = all[0];
     }
+    // response-* overrides are trusted only when the signature covers them exactly (canned policy, or a custom
+    // policy whose Resource is this very URL). Under a wildcard (signed cookies, `workspaces/<id>/*` policies) the
+    // query string is unsigned: the stored type is served, with the default disposition for it; a request for
+    // `attachment` is still honoured (it can only make the answer stricter), with the filename taken from the key.
+    let forceAttachment = false;
+    if (!verdict.exact) {
+      forceAttachment = dispositionParam !== undefined && /^\s*attachment\s*(;|$)/i.test(dispositionParam);
+      dispositionParam = undefined;
+      typeParam = undefined;
+    }
 
     const ifNoneMatch = firstHeader(req.headers['if-none-match']);
     const ifModifiedSince = firstHeader(req.headers['if-modified-since']);
@@ -245,7 +255,8 @@ export function createEdgeHandler(opts: EdgeOptions): {
     const common = (contentType: string | undefined): Record<string, string> => {
       const type = typeParam ?? contentType ?? 'application/octet-stream';
       const disposition =
-        dispositionParam ?? formatContentDisposition(dispositionType(type, null), key.slice(key.lastIndexOf('/') + 1));
+        dispositionParam ??
+        formatContentDisposition(forceAttachment ? 'attachment' : dispositionType(type, null), key.slice(key.lastIndexOf('/') + 1));
       return {
         'content-type': type,
         'content-disposition': disposition,

@@ -74,7 +74,17 @@ export interface Credentials {
 }
 
 export type VerifyResult =
-  | { ok: true; expiresEpoch: number; keyPairId: string }
+  | {
+      ok: true;
+      expiresEpoch: number;
+      keyPairId: string;
+      /**
+       * The signature covers this exact URL, query string included: a canned policy, or a custom policy whose
+       * Resource is the URL itself. False when a wildcard (`*`, `?`) let the URL match: then nothing in the query
+       * string (e.g. `response-*` parameters) was signed, and it must not be trusted.
+       */
+      exact: boolean;
+    }
   | { ok: false; reason: string };
 
 function deny(reason: string): VerifyResult {
@@ -134,7 +144,7 @@ export function verifySignedRequest(args: {
       return deny('bad signature');
     }
     if (nowEpoch >= expires) return deny('expired');
-    return { ok: true, expiresEpoch: expires, keyPairId: creds.keyPairId };
+    return { ok: true, expiresEpoch: expires, keyPairId: creds.keyPairId, exact: true };
   }
 
   const policyBytes = cfBase64Decode(creds.policy);
@@ -167,7 +177,7 @@ export function verifySignedRequest(args: {
     const cidr = cond.IpAddress['AWS:SourceIp'];
     if (typeof cidr !== 'string' || !ipAllowed(cidr, args.clientIp)) return deny('source ip not allowed');
   }
-  return { ok: true, expiresEpoch: dlt, keyPairId: creds.keyPairId };
+  return { ok: true, expiresEpoch: dlt, keyPairId: creds.keyPairId, exact: st.Resource === resource };
 }
 
 /** Parses a Cookie header into name → value (first occurrence wins; duplicates of CloudFront cookies → null). */

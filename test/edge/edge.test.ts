@@ -282,6 +282,54 @@ describe.each(edgeTargets())('local edge on $name (signed URLs through the edge)
     }
   });
 
+  it('response-* overrides under a wildcard credential (cookies, wildcard policy) are ignored: stored type, never inline for attachment types', async () => {
+    const c = signer.signCookies({ prefix: `workspaces/${wsA}/`, ttlSeconds: 300, now: now() });
+    const cookie = Object.entries(c.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+    // PNG retyped as HTML, inline: the stored type wins.
+    const html = await get(edge.url, `/${keyA2}?response-content-type=text%2Fhtml&response-content-disposition=inline`, { cookie });
+    expect(html.status).toBe(200);
+    expect(html.headers['content-type']).toBe('image/png');
+    expect(html.headers['content-disposition']).toMatch(/^inline; filename="[^"]+\.png"/);
+    // text/plain is served as attachment; an unsigned `inline` (or a safe type) cannot change that.
+    const txt = await get(edge.url, `/${encodeURI(keyOdd).replace(/\+/g, '%2B')}?response-content-disposition=inline&response-content-type=image%2Fpng`, {
+      cookie,
+    });
+    expect(txt.status).toBe(200);
+    expect(txt.body.toString()).toBe('odd');
+    expect(txt.headers['content-type']).toBe('text/plain');
+    expect(txt.headers['content-disposition']).toMatch(/^attachment; /);
+    // An unsigned `attachment` is still honoured (stricter), with the key's name, not the one in the query.
+    const att = await get(edge.url, `/${keyA2}?response-content-disposition=attachment%3B%20filename%3D%22x.html%22`, { cookie });
+    expect(att.status).toBe(200);
+    expect(att.headers['content-disposition']).toBe(`attachment; filename="${keyA2.split('/').pop()}"; filename*=UTF-8''${keyA2.split('/').pop()}`);
+    // HEAD likewise.
+    const head = await get(edge.url, `/${keyA2}?response-content-type=text%2Fhtml`, { cookie }, 'HEAD');
+    expect(head.headers['content-type']).toBe('image/png');
+
+    // A wildcard custom policy in the query string: the response-* parameters are not signed either.
+    const { url } = await sign(keyA2, { filename: 'a.png', contentType: 'image/png', policy: { resource: `workspaces/${wsA}/*` } });
+    const swapped = pathOf(url).replace('response-content-type=image%2Fpng', 'response-content-type=text%2Fhtml');
+    expect(swapped).not.toBe(pathOf(url));
+    const r = await get(edge.url, swapped);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('image/png');
+    const svg = await get(edge.url, `/${keyOdd.split('/').map(encodeURIComponent).join('/')}?response-content-disposition=inline&${pathOf(url).slice(pathOf(url).indexOf('Policy='))}`);
+    expect(svg.status).toBe(200);
+    expect(svg.headers['content-disposition']).toMatch(/^attachment; /);
+  });
+
+  it('response-* overrides signed exactly (canned, or a custom policy naming this URL) are honoured', async () => {
+    for (const extra of [{}, { policy: { sourceIp: '127.0.0.1' } }]) {
+      const { url } = await sign(keyA2, { filename: 'Photo é.png', contentType: 'image/png', disposition: 'attachment', ...extra });
+      const r = await get(edge.url, pathOf(url));
+      expect(r.status).toBe(200);
+      expect(r.headers['content-type']).toBe('image/png');
+      expect(r.headers['content-disposition']).toBe(`attachment; filename="Photo e.png"; filename*=UTF-8''Photo%20%C3%A9.png`);
+      // ...and cannot be changed.
+      expect((await get(edge.url, pathOf(url).replace('response-content-type=image%2Fpng', 'response-content-type=text%2Fhtml'))).status).toBe(403);
+    }
+  });
+
   it('same-window requests get the identical URL', async () => {
     const t = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
     const a = await sign(keyA, { now: t });
