@@ -37,6 +37,16 @@ const AUTHENTICATED_ROUTES: FastifyPluginAsync<RouteOptions>[] = [uploadsRoutes,
 /** Routes that do not use bearer auth (health; later: storage events, web page, docs). */
 const PUBLIC_ROUTES: FastifyPluginAsync<RouteOptions>[] = [healthRoutes, eventsRoutes, uppyRoutes];
 
+/**
+ * A request URL as it may be logged: the credentials some routes carry in the URL (Uppy's upload token in the path,
+ * the events webhook's `secret=`) are masked, since logs outlive and travel further than tokens should.
+ */
+export function loggableUrl(url: string): string {
+  return url
+    .replace(/\/uppy\/upt_[^/?#]*/g, '/uppy/upt_[redacted]')
+    .replace(/([?&]secret=)[^&#]*/gi, '$1[redacted]');
+}
+
 export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
   installMultipart();
   const serverDeps: ServerDeps = {
@@ -47,6 +57,15 @@ export async function buildServer(deps: Deps, opts: BuildServerOptions = {}): Pr
     loggerInstance: deps.log,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Every request's log line goes through loggableUrl (the default serializer would log the raw URL).
+    childLoggerFactory: (logger, bindings, childOpts) =>
+      logger.child(bindings, {
+        ...childOpts,
+        serializers: {
+          ...childOpts.serializers,
+          req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: loggableUrl(req.url ?? ''), remoteAddress: req.ip }),
+        },
+      }),
     bodyLimit: 256 * 1024,
     trustProxy: false,
     return503OnClosing: true,

@@ -31,6 +31,19 @@ export function jsonDepthExceeds(value: unknown, max: number): boolean {
   }
   return false;
 }
+
+/** Why a metadata value cannot be stored (shared by every route that takes metadata), or null. */
+export function metadataProblem(metadata: unknown): string | null {
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return 'must be a JSON object';
+  // Measured without recursion first: JSON.stringify of a deeply nested value overflows the stack (a 500).
+  if (jsonDepthExceeds(metadata, MAX_METADATA_DEPTH)) return `must be nested at most ${MAX_METADATA_DEPTH} levels deep`;
+  const json = JSON.stringify(metadata);
+  // Postgres text and jsonb cannot hold NUL: refuse it here (a 400 naming the field) rather than fail at INSERT.
+  if (/(?<!\\)(?:\\\\)*\\u0000/.test(json)) return 'must not contain NUL characters';
+  if (Buffer.byteLength(json) > MAX_METADATA_BYTES) return `must be at most ${MAX_METADATA_BYTES} bytes of JSON`;
+  return null;
+}
+
 const SHA256_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 
 export interface CreateUploadInput {
@@ -117,14 +130,8 @@ export function validateUploadInput(input: CreateUploadInput): ValidatedUpload {
     problems.checksumSha256 = 'must be the base64 SHA-256 of the content (44 characters)';
   }
   const metadata = input.metadata ?? {};
-  if (typeof metadata !== 'object' || Array.isArray(metadata)) problems.metadata = 'must be a JSON object';
-  // Measured without recursion first: JSON.stringify of a deeply nested value overflows the stack (a 500).
-  else if (jsonDepthExceeds(metadata, MAX_METADATA_DEPTH)) problems.metadata = `must be nested at most ${MAX_METADATA_DEPTH} levels deep`;
-  // Postgres text and jsonb cannot hold NUL: refuse it here (a 400 naming the field) rather than fail at INSERT.
-  else if (/(?<!\\)(?:\\\\)*\\u0000/.test(JSON.stringify(metadata))) problems.metadata = 'must not contain NUL characters';
-  else if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
-    problems.metadata = `must be at most ${MAX_METADATA_BYTES} bytes of JSON`;
-  }
+  const metadataIssue = metadataProblem(metadata);
+  if (metadataIssue) problems.metadata = metadataIssue;
   const method = input.method ?? 'put';
   if (!['put', 'post', 'multipart'].includes(method)) problems.method = 'must be put, post or multipart';
   const fingerprint = input.fingerprint ?? null;

@@ -19,7 +19,7 @@ import { completeUpload } from './complete-upload.ts';
 import { abortUpload } from './delete-file.ts';
 import { partsError, storedParts } from './multipart.ts';
 import { declareMeasuredSize } from './undeclared-size.ts';
-import { MAX_METADATA_BYTES } from './create-upload.ts';
+import { createUpload, metadataProblem } from './create-upload.ts';
 
 export const UPPY_TOKEN_TTL_SECONDS = 3600;
 export const UPPY_TOKEN_MAX_TTL_SECONDS = 24 * 3600;
@@ -80,9 +80,8 @@ async function createUndeclared(
   const contentType = normalizeContentType(typeof input.type === 'string' && input.type ? input.type : 'application/octet-stream');
   if (!contentType) throw errors.invalidRequest('type must be a valid media type');
   const metadata = input.metadata && typeof input.metadata === 'object' && !Array.isArray(input.metadata) ? input.metadata : {};
-  if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
-    throw errors.invalidRequest(`metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
-  }
+  const metadataIssue = metadataProblem(metadata);
+  if (metadataIssue) throw errors.invalidRequest(`metadata ${metadataIssue}`);
   const ws = await ensureWorkspace(deps.db, auth.workspaceId, deps.config.workspaceDefaults);
   if (!contentTypeAllowed(ws.allowedContentTypes, contentType)) throw errors.contentTypeNotAllowed(contentType, ws.allowedContentTypes);
   if (byteLimit(ws) < 1) throw errors.quotaExceeded('quota_bytes', 'Storage quota exceeded', { quotaBytes: ws.quotaBytes });
@@ -120,25 +119,41 @@ async function createUndeclared(
   }
 }
 
-/** GET /s3/params: a presigned POST form (Uppy 6 always posts) or, when asked (`method=PUT`), a presigned PUT. */
+/**
+ * GET /s3/params: a presigned POST form (Uppy 6 always posts), or a presigned PUT when asked (`method=PUT`, for stores
+ * without POST forms such as R2). A PUT URL cannot carry a size range, so it needs the size (`size=`): the upload is
+ * then declared, reserved and signed with that exact Content-Length like any POST /v1/uploads.
+ */
 export async function uppyParams(
   deps: Deps,
   auth: UppyAuth,
-  input: UppyFileInput & { method?: string },
+  input: UppyFileInput & { method?: string; size?: unknown },
 ): Promise<
   | { method: 'POST'; url: string; fields: Record<string, string>; headers: Record<string, string>; expires: number }
   | { method: 'PUT'; url: string; headers: Record<string, string>; expires: number }
 > {
-  const put = typeof input.method === 'string' && input.method.toUpperCase() === 'PUT';
-  const { row, ws } = await createUndeclared(deps, auth, input, put ? 'put' : 'post');
   const expiresIn = deps.config.uploads.urlTtlSeconds;
-  // cloudfront downloads: the object carries its Content-Disposition (a signed header / a field the policy pins);
-  // Uppy sends the returned `headers` (PUT) and every form field (POST) as given.
-  const contentDisposition = storedContentDisposition(deps.config.downloads?.strategy, row);
-  if (put) {
-    const p = await deps.storage.presignPut({ key: row.objectKey, contentType: row.contentType, contentLength: null, contentDisposition, expiresIn });
-    return { method: 'PUT', url: p.url, headers: p.headers, expires: expiresIn };
+  if (typeof input.method === 'string' && input.method.toUpperCase() === 'PUT') {
+    const size = typeof input.size === 'string' && /^\d{1,16}$/.test(input.size) ? Number(input.size) : NaN;
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw errors.invalidRequest('method=PUT needs the file size (size=<bytes>): a PUT URL is signed for one exact size');
+    }
+    const { upload } = await createUpload(deps, {
+      workspaceId: auth.workspaceId,
+      uploader: auth.subject,
+      filename: input.filename as string,
+      contentType: typeof input.type === 'string' && input.type ? input.type : 'application/octet-stream',
+      size,
+      metadata: (input.metadata ?? {}) as Record<string, unknown>,
+      method: 'put',
+    });
+    if (upload.method !== 'PUT') throw new Error(`expected PUT instructions, got ${upload.method}`);
+    return { method: 'PUT', url: upload.url, headers: upload.headers, expires: expiresIn };
   }
+  const { row, ws } = await createUndeclared(deps, auth, input, 'post');
+  // cloudfront downloads: the object carries its Content-Disposition (a field the policy pins); Uppy sends every
+  // form field as given.
+  const contentDisposition = storedContentDisposition(deps.config.downloads?.strategy, row);
   const p = await deps.storage.presignPost({
     key: row.objectKey,
     contentType: row.contentType,

@@ -200,3 +200,100 @@ describe.each(apiTargets())('Uppy endpoints on $name', (t) => {
     await uppy(endpoint, 'DELETE', `/multipart/${uploadId}?${q}`);
   });
 });
+
+// Limits and hygiene of the Uppy routes that do not depend on the S3 engine: the embedded store only.
+describe('Uppy endpoints: rate limits, input and logs', () => {
+  let app: TestApp;
+  let stop: () => Promise<void>;
+  const logLines: string[] = [];
+  beforeAll(async () => {
+    const s = await apiTargets()[0]!.start();
+    stop = s.stop;
+    app = await startTestApp({
+      s3Target: s.target,
+      env: { RATE_LIMIT_CREATE: '2', RATE_LIMIT_SIGN: '2', RATE_LIMIT_COMPLETE: '2', RATE_LIMIT_WINDOW_SECONDS: '3600', LOG_LEVEL: 'info' },
+      logDestination: { write: (line: string) => void logLines.push(line) },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await stop?.();
+  });
+
+  async function endpointFor(ws: string): Promise<string> {
+    const r = await app.api(ws, '/v1/uppy/tokens', { method: 'POST', json: {} });
+    return ((await r.json()) as { endpoint: string }).endpoint;
+  }
+
+  test('creating and signing through the Uppy routes count against the workspace rate limits (429 past them)', async () => {
+    const endpoint = await endpointFor(randomWorkspaceId());
+    const params = () => fetch(`${endpoint}/s3/params?filename=a.txt&type=text%2Fplain`);
+    expect([(await params()).status, (await params()).status]).toEqual([200, 200]);
+    const limited = await params();
+    expect(limited.status).toBe(429);
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    // Multipart creation is a create too: the same budget is spent.
+    const create = await fetch(`${endpoint}/s3/multipart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filename: 'b.bin', type: 'application/octet-stream' }) });
+    expect(create.status).toBe(429);
+
+    // Part signing has its own budget.
+    const ws2 = randomWorkspaceId();
+    const e2 = await endpointFor(ws2);
+    const created = await fetch(`${e2}/s3/multipart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filename: 'b.bin', type: 'application/octet-stream' }) });
+    const { key, uploadId } = (await created.json()) as { key: string; uploadId: string };
+    const sign = () => fetch(`${e2}/s3/multipart/${uploadId}/1?key=${encodeURIComponent(key)}`);
+    expect([(await sign()).status, (await sign()).status, (await sign()).status]).toEqual([200, 200, 429]);
+  });
+
+  test('a repeated ?key= is a 400, not a skipped check', async () => {
+    const ws = randomWorkspaceId();
+    const endpoint = await endpointFor(ws);
+    const created = await fetch(`${endpoint}/s3/multipart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filename: 'c.bin', type: 'application/octet-stream' }) });
+    const { key, uploadId } = (await created.json()) as { key: string; uploadId: string };
+    const r = await fetch(`${endpoint}/s3/multipart/${uploadId}?key=${encodeURIComponent(key)}&key=other`);
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+  });
+
+  test('deeply nested metadata is a 400 (not a 500) and creates nothing', async () => {
+    const ws = randomWorkspaceId();
+    const endpoint = await endpointFor(ws);
+    const nested = '{"a":'.repeat(20_000) + '{}' + '}'.repeat(20_000);
+    const r = await fetch(`${endpoint}/s3/multipart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"filename":"d.bin","type":"application/octet-stream","metadata":${nested}}` });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/nested/);
+    const usage = (await (await app.api(ws, '/v1/usage')).json()) as { pendingCount: number };
+    expect(usage.pendingCount).toBe(0);
+  });
+
+  test('method=PUT needs the size, and its URL is signed for exactly that size', async () => {
+    const ws = randomWorkspaceId();
+    const endpoint = await endpointFor(ws);
+    const noSize = await fetch(`${endpoint}/s3/params?filename=e.txt&type=text%2Fplain&method=PUT`);
+    expect(noSize.status).toBe(400);
+    const ok = await fetch(`${endpoint}/s3/params?filename=e.txt&type=text%2Fplain&method=PUT&size=5`);
+    expect(ok.status).toBe(200);
+    const p = (await ok.json()) as { method: string; url: string; headers: Record<string, string> };
+    expect(p.method).toBe('PUT');
+    // The Content-Length is one of the signed headers: storage refuses any other size.
+    expect(Object.fromEntries(Object.entries(p.headers).map(([k, v]) => [k.toLowerCase(), v]))['content-length']).toBe('5');
+    expect(new URL(p.url).searchParams.get('X-Amz-SignedHeaders')).toContain('content-length');
+    const put = await fetch(p.url, { method: 'PUT', headers: p.headers, body: 'hello' });
+    expect(put.status).toBe(200);
+    const usage = (await (await app.api(ws, '/v1/usage')).json()) as { reservedBytes: number };
+    expect(usage.reservedBytes).toBe(5);
+  });
+
+  test("request logs never hold an upload token or the events secret", async () => {
+    const endpoint = await endpointFor(randomWorkspaceId());
+    const token = /\/uppy\/(upt_[^/]+)/.exec(endpoint)![1]!;
+    await fetch(`${endpoint}/s3/params?filename=f.txt&type=text%2Fplain`);
+    await fetch(`${app.baseUrl}/v1/events/s3?secret=topsecret-value`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const all = logLines.join('');
+    expect(all).toContain('/uppy/upt_[redacted]/s3/params');
+    expect(all).toContain('secret=[redacted]');
+    expect(all).not.toContain(token);
+    expect(all).not.toContain('topsecret-value');
+  });
+});

@@ -32,6 +32,8 @@ export interface StartTestAppOptions {
   server?: BuildServerOptions;
   /** Clock for services (default: real time). */
   now?: () => Date;
+  /** Where the app's log lines go (default: stdout, at TEST_LOG_LEVEL or silent). */
+  logDestination?: pino.DestinationStream;
 }
 
 export interface TestApp {
@@ -81,7 +83,7 @@ export async function startTestApp(opts: StartTestAppOptions): Promise<TestApp> 
     { requireExternal: true },
   );
   const config = deepMerge(base, opts.config);
-  const log = pino({ level: config.logLevel });
+  const log = opts.logDestination ? pino({ level: config.logLevel }, opts.logDestination) : pino({ level: config.logLevel });
   const db = createPool(config.databaseUrl!, { max: 10, onError: (err) => log.warn({ err }, 'idle pg client error') });
   const storage = createStorage(config);
   await storage.ensureBucket({ cors: DEFAULT_UPLOAD_CORS });
