@@ -59,6 +59,8 @@ const CORS_HEADERS = {
 } as const;
 
 const RANGE_RE = /^bytes=(\d{0,19})-(\d{0,19})$/;
+/** A plain host[:port] (name, IPv4, or bracketed IPv6): nothing that could carry a path, query or userinfo. */
+const HOST_RE = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d+)?$/;
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -189,33 +191,43 @@ export function createEdgeHandler(opts: EdgeOptions): {
       sendText(res, 403, 'access denied: missing signature\n');
       return;
     }
+    // Host / X-Forwarded-Host become part of the URL the signature is checked against: only a plain host[:port].
+    const hostHeader = req.headers.host;
+    const fwdHost = opts.trustProxy ? firstHeader(req.headers['x-forwarded-host'])?.split(',')[0]?.trim() : undefined;
+    if ((hostHeader !== undefined && !HOST_RE.test(hostHeader)) || (fwdHost !== undefined && fwdHost !== '' && !HOST_RE.test(fwdHost))) {
+      sendText(res, 400, 'bad request: invalid Host\n');
+      return;
+    }
     let origin: string;
     if (base) origin = base.origin;
     else {
-      const proto = (opts.trustProxy && firstHeader(req.headers['x-forwarded-proto'])?.split(',')[0]?.trim()) || 'http';
-      const host = (opts.trustProxy && firstHeader(req.headers['x-forwarded-host'])?.split(',')[0]?.trim()) || req.headers.host;
+      const fwdProto = opts.trustProxy ? firstHeader(req.headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase() : undefined;
+      const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : 'http';
+      const host = fwdHost || hostHeader;
       if (!host) {
         sendText(res, 400, 'missing host\n');
         return;
       }
       origin = `${proto}://${host}`;
     }
-    const resource = origin + split.rawPath + (split.rawQuery ? `?${split.rawQuery}` : '');
+    // The object key comes from the path alone; the signature is checked against origin and path separately, so
+    // nothing in the Host can change which key a policy pattern is matched against.
+    const key = keyFromPath(split.rawPath, basePath);
+    if (key === null) {
+      sendText(res, 403, 'access denied: path is not an object key\n');
+      return;
+    }
+    const resourcePath = split.rawPath + (split.rawQuery ? `?${split.rawQuery}` : '');
     let clientIp = req.socket.remoteAddress;
     if (opts.trustProxy) {
       const xff = firstHeader(req.headers['x-forwarded-for']);
       // The last entry is the one our (trusted) proxy added; earlier ones are whatever the client sent.
       if (xff) clientIp = xff.split(',').at(-1)!.trim();
     }
-    const verdict = verifySignedRequest({ resource, creds, keys, now: now(), clientIp });
+    const verdict = verifySignedRequest({ origin, path: resourcePath, creds, keys, now: now(), clientIp });
     if (!verdict.ok) {
       log.info?.({ reason: verdict.reason, path: split.rawPath }, 'edge: denied');
       sendText(res, 403, `access denied: ${verdict.reason}\n`);
-      return;
-    }
-    const key = keyFromPath(split.rawPath, basePath);
-    if (key === null) {
-      sendText(res, 403, 'access denied: path is not an object key\n');
       return;
     }
     const params = new URLSearchParams(split.rawQuery);

@@ -117,14 +117,25 @@ function ipAllowed(cidr: string, clientIp: string | undefined): boolean {
  * parameters. Canned policy: the policy is rebuilt from `resource` and Expires, so any change to the URL breaks the
  * signature. Custom policy: the signature covers the policy, whose Resource pattern must match `resource`.
  */
-export function verifySignedRequest(args: {
-  resource: string;
-  creds: Credentials;
-  keys: PublicKeyMap;
-  now: Date;
-  clientIp?: string;
-}): VerifyResult {
-  const { resource, creds, keys, now } = args;
+export function verifySignedRequest(
+  args: (
+    | { resource: string }
+    | {
+        /** `scheme://host[:port]`, no path (the caller validates the host). */
+        origin: string;
+        /** Raw path (starting with `/`) plus `?query` when there is one: the part that names the object. */
+        path: string;
+      }
+  ) & {
+    creds: Credentials;
+    keys: PublicKeyMap;
+    now: Date;
+    clientIp?: string;
+  },
+): VerifyResult {
+  const { creds, keys, now } = args;
+  const target = 'resource' in args ? splitResource(args.resource) : { origin: args.origin, path: args.path };
+  const resource = target.origin + target.path;
   if (!creds.signature || !creds.keyPairId) return deny('missing signature');
   const key = keys.get(creds.keyPairId);
   if (!key) return deny('unknown key pair id');
@@ -161,7 +172,12 @@ export function verifySignedRequest(args: {
   const st = statements[0] as { Resource?: unknown; Condition?: Record<string, Record<string, unknown>> };
   // A policy without Resource would grant every object; this edge requires one.
   if (typeof st?.Resource !== 'string' || st.Resource === '') return deny('policy without Resource');
-  if (!matchesResourcePattern(st.Resource, resource)) return deny('resource not covered by policy');
+  // Origin and path are matched separately: a `*` in the host part of the pattern can never absorb a path, and the
+  // path part always comes from the path actually requested (which alone decides the object key).
+  const pattern = splitResource(st.Resource);
+  if (!matchesResourcePattern(pattern.origin, target.origin) || !matchesResourcePattern(pattern.path, target.path)) {
+    return deny('resource not covered by policy');
+  }
   const cond = st.Condition ?? {};
   const known = new Set(['DateLessThan', 'DateGreaterThan', 'IpAddress']);
   for (const k of Object.keys(cond)) if (!known.has(k)) return deny(`unsupported condition ${k}`);
@@ -178,6 +194,18 @@ export function verifySignedRequest(args: {
     if (typeof cidr !== 'string' || !ipAllowed(cidr, args.clientIp)) return deny('source ip not allowed');
   }
   return { ok: true, expiresEpoch: dlt, keyPairId: creds.keyPairId, exact: st.Resource === resource };
+}
+
+/**
+ * Splits a URL (or a Resource pattern) into origin (`scheme://authority`) and path (`/…?query`, possibly empty) at
+ * the first `/` after `://`. A pattern whose authority part ends in `*` and that has no path (`https://*`) keeps
+ * that `*` for the path as well, as a whole-URL match would (so a pattern `*` still means everything).
+ */
+export function splitResource(url: string): { origin: string; path: string } {
+  const sep = url.indexOf('://');
+  const slash = url.indexOf('/', sep === -1 ? 0 : sep + 3);
+  if (slash === -1) return { origin: url, path: url.endsWith('*') ? '*' : '' };
+  return { origin: url.slice(0, slash), path: url.slice(slash) };
 }
 
 /** Parses a Cookie header into name → value (first occurrence wins; duplicates of CloudFront cookies → null). */

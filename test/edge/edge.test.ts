@@ -330,6 +330,47 @@ describe.each(edgeTargets())('local edge on $name (signed URLs through the edge)
     }
   });
 
+  it('a Host (or trusted X-Forwarded-Host) that is not a plain host[:port] → 400; it cannot move a path into a wildcard', async () => {
+    const c = signer.signCookies({ prefix: `workspaces/${wsA}/`, ttlSeconds: 300, now: now() });
+    const cookie = Object.entries(c.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+    const hostport = new URL(edge.url).host;
+    const r = await get(edge.url, `/${keyB}`, { cookie, host: `${hostport}/workspaces/${wsA}/` });
+    expect(r.status).toBe(400);
+    expect(r.body.toString()).not.toContain('secret');
+    for (const host of [`${hostport}/x`, `${hostport}?a`, `user@${hostport}`, `${hostport}:1`, `${hostport}#`, `[::1`]) {
+      expect((await get(edge.url, `/${keyA}`, { cookie, host })).status).toBe(400);
+    }
+    expect((await get(edge.url, `/${keyA}`, { cookie, host: hostport })).status).toBe(200);
+
+    const proxied = await startEdge({
+      s3: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, bucket: s3.bucket },
+      publicKeys: { [KID]: kp.publicKey },
+      trustProxy: true,
+    });
+    try {
+      const cdn = createEdgeSigner({ baseUrl: 'https://files.example.com', keyPairId: KID, privateKey: kp.privateKey });
+      const pc = cdn.signCookies({ prefix: `workspaces/${wsA}/`, ttlSeconds: 300, now: now() });
+      const pcookie = Object.entries(pc.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+      const fwd = { cookie: pcookie, 'x-forwarded-proto': 'https' };
+      expect((await get(proxied.url, `/${keyA}`, { ...fwd, 'x-forwarded-host': 'files.example.com' })).status).toBe(200);
+      const bad = await get(proxied.url, `/${keyB}`, { ...fwd, 'x-forwarded-host': `files.example.com/workspaces/${wsA}/` });
+      expect(bad.status).toBe(400);
+      expect(bad.body.toString()).not.toContain('secret');
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  it('a policy with a host wildcard is matched on origin and path separately (the query cannot stand in for the path)', async () => {
+    const { url } = await sign(keyA, { policy: { resource: `http://*/workspaces/${wsA}/*` } });
+    const creds = pathOf(url).slice(pathOf(url).indexOf('Policy='));
+    expect((await get(edge.url, `/${keyA}?${creds}`)).status).toBe(200);
+    // `*` in the host part used to absorb `<host>/workspaces/<B>/…?x=` and match the rest against `/workspaces/<A>/`.
+    const r = await get(edge.url, `/${keyB}?x=/workspaces/${wsA}/&${creds}`);
+    expect(r.status).toBe(403);
+    expect(r.body.toString()).not.toContain('secret');
+  });
+
   it('same-window requests get the identical URL', async () => {
     const t = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
     const a = await sign(keyA, { now: t });
