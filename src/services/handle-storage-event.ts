@@ -9,8 +9,10 @@
 // - ObjectRemoved for an available file: after a HEAD confirms the object is gone, the file becomes `missing`.
 //   Usage is unchanged by that: a missing file still counts in used bytes and file count until it is deleted
 //   (domain/upload-state counterDelta), so deleting objects behind Stowage's back cannot free quota, and an object
-//   that comes back (ObjectCreated for a missing file, verified by size) makes it available again with no counter
-//   change either.
+//   that comes back (ObjectCreated for a missing file: the same size and ETag as verified) makes it available again
+//   with no counter change either; any other object at a missing file's key is queued for deletion.
+// - ObjectCreated for an available file with another object than the verified one (a replayed POST form): the file
+//   becomes missing and the stray object is queued for deletion.
 //
 // HTTP deliveries go through the inbox (db/storage-events.ts): accepted events are stored before the request is
 // answered, then processed by processStorageEventInbox — right away in the background by the receiving process, and
@@ -39,6 +41,8 @@ export type EventOutcome =
   | 'late_object_queued_for_deletion'
   | 'marked_missing'
   | 'restored'
+  | 'overwritten_marked_missing'
+  | 'stray_object_queued_for_deletion'
   | 'still_present'
   | 'no_change'
   | 'unknown_key'
@@ -79,11 +83,27 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
       if (settled.status === 'rejected') return 'rejected';
       return 'already_settled';
     }
-    case 'available':
-      return 'already_settled';
+    case 'available': {
+      // A write after verification: a presigned POST form cannot forbid overwriting (S3 has no conditional POST), so
+      // it can be replayed until it expires. Believe storage, not the event: only an object other than the verified
+      // one (another ETag) counts. Its bytes were never verified and the verified ones are gone: the file becomes
+      // missing and the stray object is deleted (a missing file keeps its usage, so nothing is gained by it).
+      const head = await deps.storage.head(row.objectKey);
+      if (!head || sameObject(row, head)) return 'already_settled';
+      const t = await transition(deps, { fileId: row.id, from: ['available'], to: 'missing' });
+      if (!t.won) return 'no_change';
+      await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: 'overwritten_after_verification' });
+      deps.log.warn({ fileId: row.id, key: row.objectKey }, 'object of an available file was replaced after verification; file marked missing, stray object queued for deletion');
+      return 'overwritten_marked_missing';
+    }
     case 'missing': {
       const head = await deps.storage.head(row.objectKey);
-      if (!head || head.size !== row.size) return 'no_change';
+      if (!head) return 'no_change';
+      // Only the verified object itself may come back (a restore); anything else at the key is a stray write.
+      if (!sameObject(row, head)) {
+        await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: 'stray_object_for_missing_file' });
+        return 'stray_object_queued_for_deletion';
+      }
       const t = await transition(deps, { fileId: row.id, from: ['missing'], to: 'available' });
       return t.won ? 'restored' : 'no_change';
     }
@@ -94,6 +114,11 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
       return 'late_object_queued_for_deletion';
     }
   }
+}
+
+/** The stored object is the one verified: same size, and the same ETag when the row recorded one. */
+function sameObject(row: FileRow, head: { size: number; etag?: string }): boolean {
+  return head.size === row.size && (row.etag === null || head.etag === row.etag);
 }
 
 async function onRemoved(deps: Deps, row: FileRow): Promise<EventOutcome> {

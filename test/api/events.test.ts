@@ -4,6 +4,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processStorageEventInbox } from '../../src/services/handle-storage-event.ts';
+import { processDeletions } from '../../src/services/process-deletions.ts';
+import { uploadPost } from './support.ts';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { embeddedTarget, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
 import { s3Event, TINY_PNG, waitFor } from '../helpers/events.ts';
@@ -115,6 +117,38 @@ describe('storage events (embedded object store)', () => {
     await processStorageEventInbox(t.deps);
     await inboxEmpty();
     expect(await usage(ws)).toMatchObject({ usedBytes: PNG.length, fileCount: 1 });
+  });
+
+  it('a POST form replayed after verification: the stray object is deleted and the file is missing, never the unverified bytes available', async () => {
+    const ws = randomWorkspaceId();
+    const res = await t.api(ws, '/v1/uploads', { method: 'POST', json: { filename: 'a.txt', contentType: 'text/plain', size: 5, method: 'post' } });
+    expect(res.status).toBe(201);
+    const { file, upload } = (await res.json()) as { file: { id: string }; upload: { url: string; fields: Record<string, string> } };
+    expect((await uploadPost(upload, Buffer.from('hello'))).status).toBeLessThan(300);
+    expect((await t.api(ws, `/v1/uploads/${file.id}/complete`, { method: 'POST' })).status).toBe(200);
+    const key = upload.fields.key!;
+    // The same bytes again (same ETag): nothing changes.
+    expect((await uploadPost(upload, Buffer.from('hello'))).status).toBeLessThan(300);
+    expect((await postEvent(s3Event(t.config.s3.bucket, key, 'ObjectCreated:Post', 5))).status).toBe(200);
+    await inboxEmpty();
+    expect((await getFile(ws, file.id)).status).toBe('available');
+    // Other bytes of the same size through the still-valid form: never served as the verified file.
+    expect((await uploadPost(upload, Buffer.from('EVIL!'))).status).toBeLessThan(300);
+    expect((await postEvent(s3Event(t.config.s3.bucket, key, 'ObjectCreated:Post', 5))).status).toBe(200);
+    await inboxEmpty();
+    expect((await getFile(ws, file.id)).status).toBe('missing');
+    expect((await t.api(ws, `/v1/files/${file.id}/download`)).status).toBeGreaterThanOrEqual(400);
+    await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
+    expect(await t.deps.storage.head(key)).toBeNull();
+    // A missing file keeps its usage: the replay gained nothing.
+    expect(await usage(ws)).toMatchObject({ usedBytes: 5, fileCount: 1, reservedBytes: 0, pendingCount: 0 });
+    // Yet another replay while the file is missing is a stray object too (not a restore).
+    expect((await uploadPost(upload, Buffer.from('EVIL?'))).status).toBeLessThan(300);
+    expect((await postEvent(s3Event(t.config.s3.bucket, key, 'ObjectCreated:Post', 5))).status).toBe(200);
+    await inboxEmpty();
+    expect((await getFile(ws, file.id)).status).toBe('missing');
+    await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
+    expect(await t.deps.storage.head(key)).toBeNull();
   });
 
   it('events for keys Stowage did not issue are logged and ignored', async () => {
