@@ -52,13 +52,3 @@ export async function rescheduleDeletion(
     [id, nextAttemptAt, error],
   );
 }
-
-/** Rows due at `now`, locked for this transaction (SKIP LOCKED lets several workers share the queue). */
-export async function claimDueDeletions(q: Queryable, now: Date, limit: number): Promise<ObjectDeletionRow[]> {
-  const r = await q.query(
-    `SELECT * FROM object_deletions WHERE next_attempt_at <= $1
-     ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-    [now, limit],
-  );
-  return r.rows.map(toRow);
-}

@@ -144,12 +144,26 @@ export async function rescheduleDeletions(
   );
 }
 
-/** Due outbox rows (optionally only keys under a prefix), locked for the caller's transaction with SKIP LOCKED. */
-export async function claimDueDeletionsUnder(q: Queryable, now: Date, limit: number, keyPrefix: string) {
+/** An outbox row as the deletion worker needs it. */
+export interface DueDeletion {
+  id: number;
+  objectKey: string;
+  multipartUploadId: string | null;
+  attempts: number;
+  /** The file's expires_at, when the row names a file: until its upload window closes, a URL could recreate the object. */
+  fileExpiresAt: Date | null;
+}
+
+/**
+ * Due outbox rows (optionally only keys under a prefix), locked for the caller's transaction with SKIP LOCKED (several
+ * workers share the queue), with their file's expires_at.
+ */
+export async function claimDueDeletions(q: Queryable, now: Date, limit: number, keyPrefix = ''): Promise<DueDeletion[]> {
   const r = await q.query(
-    `SELECT * FROM object_deletions
-      WHERE next_attempt_at <= $1 AND starts_with(object_key, $3)
-      ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    `SELECT d.id, d.object_key, d.multipart_upload_id, d.attempts, f.expires_at
+       FROM object_deletions d LEFT JOIN files f ON f.id = d.file_id
+      WHERE d.next_attempt_at <= $1 AND starts_with(d.object_key, $3)
+      ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
     [now, limit, keyPrefix],
   );
   return r.rows.map((row: Record<string, unknown>) => ({
@@ -157,5 +171,17 @@ export async function claimDueDeletionsUnder(q: Queryable, now: Date, limit: num
     objectKey: row.object_key as string,
     multipartUploadId: (row.multipart_upload_id as string | null) ?? null,
     attempts: Number(row.attempts),
+    fileExpiresAt: (row.expires_at as Date | null) ?? null,
   }));
+}
+
+/** Keeps rows whose delete succeeded for another pass at the given times (attempts and errors unchanged). */
+export async function deferDeletions(q: Queryable, items: { id: number; at: Date }[]): Promise<void> {
+  if (items.length === 0) return;
+  await q.query(
+    `UPDATE object_deletions d SET next_attempt_at = t.at, last_error = NULL
+       FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at)
+      WHERE d.id = t.id`,
+    [items.map((i) => i.id), items.map((i) => i.at)],
+  );
 }

@@ -17,6 +17,15 @@ const TRANSITIONS: Record<FileStatus, readonly FileStatus[]> = {
   deleted: [],
 };
 
+/**
+ * Until when an upload URL of a file could still (re)create its object: URLs never outlive the file's expires_at (the
+ * configuration keeps the URL TTL within the pending TTL), plus a minute for clocks and requests in flight. A deletion
+ * made earlier is repeated then.
+ */
+export function uploadWindowEnd(expiresAt: Date): Date {
+  return new Date(expiresAt.getTime() + 60_000);
+}
+
 export function isFileStatus(s: unknown): s is FileStatus {
   return typeof s === 'string' && (FILE_STATUSES as readonly string[]).includes(s);
 }

@@ -7,9 +7,9 @@
 // every row in place: the next worker repeats the batch, and deleting an absent object / aborting an absent upload is
 // a no-op, so nothing is lost and nothing harmful is repeated. Object keys are never reused, so a late delete can
 // never hit a live file.
-import { claimDueDeletions } from '../db/object-deletions.ts';
 import { withTransaction } from '../db/pool.ts';
-import { claimDueDeletionsUnder, removeDeletions, rescheduleDeletions } from '../db/sweeper.ts';
+import { claimDueDeletions, deferDeletions, removeDeletions, rescheduleDeletions } from '../db/sweeper.ts';
+import { uploadWindowEnd } from '../domain/upload-state.ts';
 import type { Deps } from './deps.ts';
 
 type WorkerDeps = Pick<Deps, 'db' | 'storage' | 'log' | 'now'>;
@@ -70,9 +70,8 @@ export async function processDeletions(deps: WorkerDeps, opts: ProcessDeletionsO
 
 async function processOneBatch(deps: WorkerDeps, batchSize: number, abortConcurrency: number, keyPrefix: string | undefined) {
   return withTransaction(deps.db, async (tx) => {
-    const rows = keyPrefix === undefined
-      ? await claimDueDeletions(tx, deps.now(), batchSize)
-      : await claimDueDeletionsUnder(tx, deps.now(), batchSize, keyPrefix);
+    const now = deps.now();
+    const rows = await claimDueDeletions(tx, now, batchSize, keyPrefix);
     if (rows.length === 0) return { claimed: 0, deleted: 0, aborted: 0, failed: 0 };
 
     const errors = new Map<number, string>(); // row id → error
@@ -99,13 +98,22 @@ async function processOneBatch(deps: WorkerDeps, batchSize: number, abortConcurr
       for (const r of rows) if (!errors.has(r.id)) errors.set(r.id, String(err));
     }
 
-    const done = rows.filter((r) => !errors.has(r.id)).map((r) => r.id);
-    await removeDeletions(tx, done);
+    // Deleted — but while an upload URL of the file is still valid, the object could be written again: keep the row
+    // and delete once more when that window has closed (whoever deleted first: the request right after its commit,
+    // or this worker).
+    const done = rows.filter((r) => !errors.has(r.id));
+    const again = done.flatMap((r) => {
+      const at = r.fileExpiresAt ? uploadWindowEnd(r.fileExpiresAt) : null;
+      return at && at > now ? [{ id: r.id, at }] : [];
+    });
+    const repeated = new Set(again.map((a) => a.id));
+    await removeDeletions(tx, done.filter((r) => !repeated.has(r.id)).map((r) => r.id));
+    await deferDeletions(tx, again);
     if (errors.size > 0) {
       await rescheduleDeletions(
         tx,
         rows.filter((r) => errors.has(r.id)).map((r) => ({ id: r.id, error: errors.get(r.id)!, delaySeconds: retryDelaySeconds(r.attempts) })),
-        deps.now(),
+        now,
       );
       deps.log.warn({ failed: errors.size, sample: [...errors.values()].slice(0, 3) }, 'outbox: some deletions failed; will retry');
     }

@@ -11,7 +11,7 @@ import {
   rescheduleDeletion,
   type ObjectDeletionRow,
 } from '../db/object-deletions.ts';
-import { counterDelta, counterRates, removesObject, type CounterDelta, type FileStatus } from '../domain/upload-state.ts';
+import { counterDelta, counterRates, removesObject, uploadWindowEnd, type CounterDelta, type FileStatus } from '../domain/upload-state.ts';
 
 export interface TransitionResult {
   /** True when this call made the change; false when the file was not in a `from` state (someone else won). */
@@ -56,7 +56,7 @@ async function deleteNow(deps: Deps, d: Pick<ObjectDeletionRow, 'id' | 'objectKe
     // An aborted multipart upload frees its parts at once (its part URLs then fail with NoSuchUpload).
     if (d.multipartUploadId) await deps.storage.abortMultipart(d.objectKey, d.multipartUploadId);
     await deps.storage.delete(d.objectKey);
-    const windowEnds = new Date(row.expiresAt.getTime() + 60_000);
+    const windowEnds = uploadWindowEnd(row.expiresAt);
     if (windowEnds > now) await rescheduleDeletion(deps.db, d.id, windowEnds, null);
     else await removeDeletion(deps.db, d.id);
   } catch (err) {

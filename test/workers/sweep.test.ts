@@ -112,4 +112,31 @@ describe('expiry sweeper + deletion outbox', () => {
     await processDeletions(t.deps, { keyPrefix: prefix });
     expect((await t.deps.db.query('SELECT count(*)::int AS n FROM object_deletions WHERE object_key = $1', [key])).rows[0].n).toBe(0);
   });
+
+  it('an aborted upload whose PUT URL is still valid: the worker deletes now and again when the window closes, even if it ran first or the first delete failed', async () => {
+    const ws = randomWorkspaceId('window');
+    const res = await t.api(ws, '/v1/uploads', { method: 'POST', json: { filename: 'a.png', contentType: 'image/png', size: TINY_PNG.length } });
+    const { file, upload } = (await res.json()) as { file: { id: string }; upload: { url: string; headers: Record<string, string> } };
+    const key = (await t.deps.db.query('SELECT object_key FROM files WHERE id = $1', [file.id])).rows[0].object_key as string;
+    // The abort's own delete fails (storage down for a moment): the row is left for the worker.
+    const failing = { ...t.deps, storage: Object.create(t.deps.storage, {
+      delete: { value: async () => { throw new Error('SlowDown: try later'); } },
+    }) as typeof t.deps.storage };
+    const { abortUpload } = await import('../../src/services/delete-file.ts');
+    await abortUpload(failing, ws, file.id);
+    await t.deps.db.query('UPDATE object_deletions SET next_attempt_at = now() WHERE object_key = $1', [key]);
+    await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
+    // The worker deleted, but kept the row for the end of the upload window (expires_at + 60 s).
+    const kept = await t.deps.db.query(
+      `SELECT d.next_attempt_at = f.expires_at + interval '60 seconds' AS at_window_end FROM object_deletions d JOIN files f ON f.id = d.file_id WHERE d.object_key = $1`, [key]);
+    expect(kept.rows).toEqual([{ at_window_end: true }]);
+    // The still-valid URL recreates the object behind the abort…
+    expect((await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: Uint8Array.from(TINY_PNG) })).status).toBe(200);
+    expect(await t.deps.storage.head(key)).not.toBeNull();
+    // …and once the window has closed, the second pass removes it for good.
+    const later = new Date(Date.now() + (t.config.uploads.pendingTtlSeconds + 120) * 1000);
+    await processDeletions({ ...t.deps, now: () => later }, { keyPrefix: `workspaces/${ws}/` });
+    expect(await t.deps.storage.head(key)).toBeNull();
+    expect((await t.deps.db.query('SELECT count(*)::int AS n FROM object_deletions WHERE object_key = $1', [key])).rows[0].n).toBe(0);
+  });
 });
