@@ -19,8 +19,12 @@ export interface RequestOptions {
   body?: unknown;
   query?: Record<string, string | number | undefined | null>;
   signal?: AbortSignal;
-  /** Set to false for requests that must not be repeated blindly. Default true. */
-  retry?: boolean;
+  /**
+   * Default true: network errors, 5xx and 429 rate_limited are retried. false: nothing is. 'safe': only answers that
+   * prove the server did nothing (429 rate_limited) — for requests that are not idempotent (creating an upload), whose
+   * ambiguous failures (network error, 5xx) the caller must resolve itself.
+   */
+  retry?: boolean | 'safe';
 }
 
 export class ApiTransport {
@@ -67,7 +71,8 @@ export class ApiTransport {
           signal: opts.signal,
         });
       } catch (err) {
-        if (opts.retry !== false && isNetworkError(err, opts.signal) && attempt < this.retry.retries) {
+        const retryNetwork = opts.retry === undefined || opts.retry === true;
+        if (retryNetwork && isNetworkError(err, opts.signal) && attempt < this.retry.retries) {
           await sleep(backoffDelay(attempt, this.retry), opts.signal);
           continue;
         }
@@ -85,8 +90,9 @@ export class ApiTransport {
         attempt--;
         continue;
       }
-      const retryable = res.status >= 500 || (res.status === 429 && error.code === 'rate_limited');
-      if (opts.retry !== false && retryable && attempt < this.retry.retries) {
+      const refused = res.status === 429 && error.code === 'rate_limited';
+      const retryable = opts.retry === 'safe' ? refused : opts.retry !== false && (res.status >= 500 || refused);
+      if (retryable && attempt < this.retry.retries) {
         await sleep(retryAfterMs(res, this.retry) ?? backoffDelay(attempt, this.retry), opts.signal);
         continue;
       }

@@ -20,16 +20,22 @@ export async function openFileSource(path: string, name?: string, type?: string)
     }
     return buf;
   };
+  const contentType = type || guessContentType(filename) || 'application/octet-stream';
+  // A file-backed Blob (fs.openAsBlob, Node ≥ 19.8): fetch streams its slices with their exact Content-Length, so
+  // neither a single PUT nor a part is read into memory. It refuses to read once the file changed on disk.
+  let fileBlob: Blob | undefined;
+  const whole = async (): Promise<Blob> => (fileBlob ??= await openAsBlob(path, { type: contentType }));
   return {
     name: filename,
     size: info.size,
-    type: type || guessContentType(filename) || 'application/octet-stream',
+    type: contentType,
     lastModified: Math.floor(info.mtimeMs),
-    slice: bytes,
-    bytes,
-    async blob() {
-      return openAsBlob(path, { type: type || guessContentType(filename) || 'application/octet-stream' });
+    identified: info.mtimeMs > 0,
+    async slice(start, end) {
+      return (await whole()).slice(start, end);
     },
+    bytes,
+    blob: whole,
     async sha256() {
       const hash = createHash('sha256');
       for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);

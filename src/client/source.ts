@@ -7,6 +7,11 @@ export interface UploadSource {
   type: string;
   /** Milliseconds since the epoch; 0 when unknown. */
   lastModified: number;
+  /**
+   * The source has an identity of its own: a File's or a path's name, and a last-modified time. A plain Blob has
+   * neither (every Blob would share `'blob'` and 0), so it gets no default fingerprint and is never resumed.
+   */
+  identified: boolean;
   /** Bytes [start, end) as a request body. Blob-backed sources answer Blob slices (not read into memory). */
   slice(start: number, end: number): Promise<Blob | Uint8Array>;
   /** Bytes [start, end) in memory (for checksums). */
@@ -30,11 +35,14 @@ export async function openSource(input: UploadInput, name?: string, type?: strin
 
 function blobSource(blob: Blob, name?: string, type?: string): UploadSource {
   const file = blob as Partial<File>;
+  const ownName = typeof file.name === 'string' && file.name !== '' ? file.name : undefined;
+  const lastModified = typeof file.lastModified === 'number' && file.lastModified > 0 ? file.lastModified : 0;
   return {
-    name: name ?? file.name ?? 'blob',
+    name: name ?? ownName ?? 'blob',
     size: blob.size,
     type: type || blob.type || 'application/octet-stream',
-    lastModified: file.lastModified ?? 0,
+    lastModified,
+    identified: ownName !== undefined && lastModified > 0,
     async slice(start, end) {
       return blob.slice(start, end);
     },
@@ -71,8 +79,11 @@ export function toBase64(bytes: Uint8Array): string {
 /**
  * The default fingerprint: name, size and last-modified (the same file picked again after a reload or a restart gives
  * the same value), hashed so that it is short. Pass `fingerprint` to upload() to use your own (e.g. a content hash).
+ * Undefined for a source without a name and a last-modified time of its own (a plain Blob): two different Blobs of the
+ * same size would share it, and one would "resume" the other's upload.
  */
-export async function defaultFingerprint(source: UploadSource): Promise<string> {
+export async function defaultFingerprint(source: UploadSource): Promise<string | undefined> {
+  if (!source.identified || !(source.lastModified > 0)) return undefined;
   return 'v1-' + (await sha256Hex(`${source.name}\u0000${source.size}\u0000${source.lastModified}`)).slice(0, 48);
 }
 

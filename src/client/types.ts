@@ -64,6 +64,8 @@ export interface ListedPart {
   partNumber: number;
   size: number;
   etag: string;
+  /** The part's SHA-256 (base64) when the server reports it: a resuming client skips the part only if it matches. */
+  checksumSha256?: string;
 }
 
 export interface ListPartsResponse {

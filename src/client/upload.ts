@@ -4,6 +4,7 @@ import { StowageError, abortError } from './errors.ts';
 import { backoffDelay, isNetworkError, isRetryableStorageStatus, retryAfterMs, sleep } from './retry.ts';
 import { defaultFingerprint, openSource, sha256Base64, type UploadInput, type UploadSource } from './source.ts';
 import type {
+  CreateUploadRequest,
   CreateUploadResponse,
   FileView,
   ListPartsResponse,
@@ -29,7 +30,10 @@ export interface UploadOptions {
    */
   checksum?: boolean;
   wholeChecksumLimit?: number;
-  /** Identifies the file for resuming; defaults to a hash of name, size and last-modified. */
+  /**
+   * Identifies the file for resuming; defaults to a hash of name, size and last-modified — for a File or a path only: a
+   * plain Blob has neither, so without `fingerprint` it is never resumed.
+   */
   fingerprint?: string;
   /** Look for an unfinished upload of the same fingerprint and continue it. Default true. */
   resume?: boolean;
@@ -87,11 +91,18 @@ export class UploadHandle {
   private readonly input: UploadInput;
   private readonly opts: UploadOptions;
   private readonly listeners = new Set<Listener>();
+  /** This pause generation's controller: pause() aborts it and starts the next one; stop() aborts it for good. */
   private controller = new AbortController();
+  /** Aborted only by stop() (abort(), opts.signal): what a create request in flight races against. */
+  private readonly stopped = new AbortController();
   private paused = false;
   private aborted = false;
+  private stopReason: unknown;
   private wake: (() => void) | undefined;
   private fileIdValue: string | undefined;
+  /** The file id of a create request still in flight (undefined if it fails): abort() discards it when it answers. */
+  private creating: Promise<string | undefined> | undefined;
+  private removeSignalListener: (() => void) | undefined;
   private total = 0;
   private sent = 0;
   private partsDone = 0;
@@ -103,11 +114,17 @@ export class UploadHandle {
     this.input = input;
     this.opts = opts;
     if (opts.onProgress) this.listeners.add(opts.onProgress);
-    if (opts.signal) {
-      if (opts.signal.aborted) this.stop(opts.signal.reason);
-      else opts.signal.addEventListener('abort', () => this.stop(opts.signal!.reason), { once: true });
+    const signal = opts.signal;
+    if (signal) {
+      if (signal.aborted) this.stop(signal.reason);
+      else {
+        const onAbort = () => this.stop(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.removeSignalListener = () => signal.removeEventListener('abort', onAbort);
+      }
     }
-    this.done = this.run();
+    // Once settled, the handle no longer listens to the caller's signal (a long-lived signal must not keep it alive).
+    this.done = this.run().finally(() => this.removeSignalListener?.());
     // The caller may only listen to events; an unobserved rejection must not crash Node.
     this.done.catch(() => undefined);
   }
@@ -123,17 +140,22 @@ export class UploadHandle {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops sending (requests in flight are cancelled and their parts sent again on resume). */
+  /**
+   * Stops sending (requests in flight are cancelled and their parts sent again on resume). A create request in flight
+   * is not cancelled (it is not idempotent): the upload pauses once it answered.
+   */
   pause(): void {
     if (this.paused || this.aborted) return;
     this.paused = true;
-    this.controller.abort(abortError('paused'));
+    // Each pause ends its own generation: a step cancelled by it is run again, whether or not resume() came since.
+    const ended = this.controller;
+    this.controller = new AbortController();
+    ended.abort(abortError('paused'));
   }
 
   resume(): void {
     if (!this.paused || this.aborted) return;
     this.paused = false;
-    this.controller = new AbortController();
     this.wake?.();
   }
 
@@ -145,35 +167,43 @@ export class UploadHandle {
       () => false,
     );
     if (finished) return; // completed before the abort took effect: nothing to discard
-    if (this.fileIdValue) await this.api.request('DELETE', `/v1/uploads/${encodeURIComponent(this.fileIdValue)}`);
+    // A create request still in flight may yet create the upload: discard it when its answer arrives.
+    const fileId = this.fileIdValue ?? (await this.creating);
+    if (fileId) await this.api.request('DELETE', `/v1/uploads/${encodeURIComponent(fileId)}`);
   }
 
   private stop(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.stopReason = reason;
     this.controller.abort(reason);
+    this.stopped.abort(reason);
     this.wake?.();
   }
 
-  private get signal(): AbortSignal {
-    return this.controller.signal;
+  private stopError(): Error {
+    return abortError(this.stopReason);
   }
 
   /** Waits while paused; throws when aborted. */
   private async checkpoint(): Promise<void> {
     while (this.paused && !this.aborted) await new Promise<void>((resolve) => (this.wake = resolve));
-    if (this.aborted) throw abortError(this.signal.reason);
+    if (this.aborted) throw this.stopError();
   }
 
-  /** Runs `step` until it finishes, pausing/resuming around it. */
-  private async pausable<T>(step: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `step` with the signal of the current pause generation until it finishes. A step that failed after its
+   * generation was ended by a pause is run again (after waiting, if still paused): its failure was the pause's doing.
+   */
+  private async pausable<T>(step: (signal: AbortSignal) => Promise<T>): Promise<T> {
     for (;;) {
       await this.checkpoint();
+      const generation = this.controller;
       try {
-        return await step();
+        return await step(generation.signal);
       } catch (err) {
-        if (this.paused && !this.aborted) continue;
-        if (this.aborted) throw abortError(this.signal.reason);
+        if (this.aborted) throw this.stopError();
+        if (generation.signal.aborted) continue; // only pause() and stop() end a generation
         throw err;
       }
     }
@@ -186,21 +216,29 @@ export class UploadHandle {
       this.total = source.size;
       const fingerprint = this.opts.fingerprint ?? (await defaultFingerprint(source));
       let plan: UploadPlan | undefined;
-      if (this.opts.resume !== false && this.opts.method !== 'put' && this.opts.method !== 'post') {
-        plan = await this.pausable(() => this.findUnfinished(source, fingerprint));
+      /** Pending uploads of this fingerprint that existed before our create: never taken for ours. */
+      let existing: Set<string> | undefined;
+      if (fingerprint && this.opts.resume !== false && this.opts.method !== 'put' && this.opts.method !== 'post') {
+        existing = new Set();
+        plan = await this.pausable((signal) => this.findUnfinished(source, fingerprint, existing!, signal));
       }
-      plan ??= await this.pausable(() => this.create(source, fingerprint));
+      if (!plan) {
+        // Without a fingerprint (a plain Blob), a one-off one: it lets an ambiguous create be found again, and never
+        // matches another upload.
+        const key = fingerprint ?? `once-${randomHex(16)}`;
+        plan = await this.create(source, key, fingerprint ? existing : new Set());
+      }
       this.fileIdValue = plan.fileId;
       const instruction = plan.instruction;
       // Multipart: the ETag of every part, when storage let us read them all (CORS exposes ETag), spares the server
       // listing the parts at completion.
       let parts: { partNumber: number; etag: string; checksumSha256?: string }[] | undefined;
       if (instruction.method === 'MULTIPART') parts = await this.sendMultipart(source, plan, instruction);
-      else await this.pausable(() => this.sendSingle(source, instruction));
-      const { file } = await this.pausable(() =>
+      else await this.pausable((signal) => this.sendSingle(source, instruction, signal));
+      const { file } = await this.pausable((signal) =>
         this.api.request<{ file: FileView }>('POST', `/v1/uploads/${encodeURIComponent(plan!.fileId)}/complete`, {
           ...(parts ? { body: { parts } } : {}),
-          signal: this.signal,
+          signal,
         }),
       );
       if (file.status !== 'available') {
@@ -212,23 +250,43 @@ export class UploadHandle {
     }
   }
 
-  private async findUnfinished(source: UploadSource, fingerprint: string): Promise<UploadPlan | undefined> {
+  /** Pending uploads of `fingerprint` that are this very file (fingerprint, size, name, type), newest first. */
+  private async pendingOf(source: UploadSource, fingerprint: string, signal: AbortSignal, seen?: Set<string>): Promise<FileView[]> {
     const { items } = await this.api.request<{ items: FileView[] }>('GET', '/v1/uploads', {
       query: { status: 'pending', fingerprint },
-      signal: this.signal,
+      signal,
     });
+    for (const f of items) seen?.add(f.id);
+    return items
+      .filter(
+        (f) =>
+          f.status === 'pending' &&
+          f.size === source.size &&
+          sameFilename(f.filename, source.name) &&
+          sameContentType(f.contentType, source.type),
+      )
+      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  }
+
+  private async findUnfinished(
+    source: UploadSource,
+    fingerprint: string,
+    seen: Set<string>,
+    signal: AbortSignal,
+  ): Promise<UploadPlan | undefined> {
     const now = Date.now();
-    const candidate = items.find(
-      (f) =>
-        f.status === 'pending' &&
-        f.size === source.size &&
-        (f.uploadMethod ?? '').toLowerCase() === 'multipart' &&
-        (!f.expiresAt || Date.parse(f.expiresAt) > now + 60_000),
+    const candidate = (await this.pendingOf(source, fingerprint, signal, seen)).find(
+      (f) => (f.uploadMethod ?? '').toLowerCase() === 'multipart' && (!f.expiresAt || Date.parse(f.expiresAt) > now + 60_000),
     );
     if (!candidate) return undefined;
+    return this.resumePlan(candidate, signal);
+  }
+
+  /** The plan to continue a pending multipart upload; undefined when it is gone or its plan is unknown. */
+  private async resumePlan(candidate: FileView, signal: AbortSignal): Promise<UploadPlan | undefined> {
     let listed: ListPartsResponse;
     try {
-      listed = await this.listParts(candidate.id);
+      listed = await this.listParts(candidate.id, signal);
     } catch (err) {
       // Gone meanwhile (expired, aborted, completed elsewhere): start afresh.
       if (err instanceof StowageError && (err.status === 404 || err.status === 409)) return undefined;
@@ -248,36 +306,101 @@ export class UploadHandle {
     };
   }
 
-  private listParts(fileId: string): Promise<ListPartsResponse> {
-    return this.api.request<ListPartsResponse>('GET', `/v1/uploads/${encodeURIComponent(fileId)}/parts`, {
-      signal: this.signal,
-    });
+  private listParts(fileId: string, signal: AbortSignal): Promise<ListPartsResponse> {
+    return this.api.request<ListPartsResponse>('GET', `/v1/uploads/${encodeURIComponent(fileId)}/parts`, { signal });
   }
 
-  private async create(source: UploadSource, fingerprint: string): Promise<UploadPlan> {
+  /**
+   * POST /v1/uploads, which is not idempotent: it is never repeated blindly. After an ambiguous failure (network error,
+   * 5xx: the server may have created it) the upload is first looked up by fingerprint — `existing` holds the pending
+   * uploads of that fingerprint seen before, which are not ours; without that knowledge the error is final.
+   */
+  private async create(source: UploadSource, fingerprint: string, existing: Set<string> | undefined): Promise<UploadPlan> {
     let checksumSha256: string | undefined;
     const limit = this.opts.wholeChecksumLimit ?? 100 * 1024 * 1024;
     if (this.opts.checksum && this.opts.method !== 'multipart' && source.size <= limit) checksumSha256 = await source.sha256();
-    const res = await this.api.request<CreateUploadResponse>('POST', '/v1/uploads', {
-      body: {
-        filename: source.name,
-        contentType: source.type,
-        size: source.size,
-        ...(checksumSha256 ? { checksumSha256 } : {}),
-        ...(this.opts.metadata ? { metadata: this.opts.metadata } : {}),
-        ...(this.opts.method ? { method: this.opts.method } : {}),
-        ...(this.opts.checksum ? { partChecksums: true } : {}),
-        fingerprint,
-      },
-      signal: this.signal,
+    const body: CreateUploadRequest = {
+      filename: source.name,
+      contentType: source.type,
+      size: source.size,
+      ...(checksumSha256 ? { checksumSha256 } : {}),
+      ...(this.opts.metadata ? { metadata: this.opts.metadata } : {}),
+      ...(this.opts.method ? { method: this.opts.method } : {}),
+      ...(this.opts.checksum ? { partChecksums: true } : {}),
+      fingerprint,
+    };
+    const retry = this.api.retry;
+    for (let attempt = 0; ; attempt++) {
+      await this.checkpoint();
+      try {
+        return await this.createOnce(body);
+      } catch (err) {
+        if (this.aborted) throw this.stopError();
+        const ambiguous = (err instanceof StowageError && err.status >= 500) || isNetworkError(err);
+        if (!ambiguous || !existing || attempt >= retry.retries) throw err;
+      }
+      this.stats.retries++;
+      await this.pausable((signal) => sleep(backoffDelay(attempt, retry), signal));
+      const found = await this.pausable((signal) => this.recoverCreated(source, fingerprint, existing, signal));
+      if (found) return found;
+    }
+  }
+
+  /**
+   * One create request. Neither pause() nor stop() cancels it (a cancelled create may still have created the upload):
+   * stop() only stops waiting for it, and abort() discards the upload when the answer arrives.
+   */
+  private createOnce(body: CreateUploadRequest): Promise<UploadPlan> {
+    const request = this.api.request<CreateUploadResponse>('POST', '/v1/uploads', { body, retry: 'safe' });
+    this.creating = request.then(
+      (res) => res.file.id,
+      () => undefined,
+    );
+    const stopped = this.stopped.signal;
+    return new Promise<UploadPlan>((resolve, reject) => {
+      const onStop = () => reject(this.stopError());
+      if (stopped.aborted) return onStop();
+      stopped.addEventListener('abort', onStop, { once: true });
+      request
+        .then(
+          // Just created: storage holds no parts yet.
+          (res) => resolve({ fileId: res.file.id, instruction: res.upload, listed: { parts: [] } }),
+          reject,
+        )
+        .finally(() => stopped.removeEventListener('abort', onStop));
     });
-    // Just created: storage holds no parts yet.
-    return { fileId: res.file.id, instruction: res.upload, listed: { parts: [] } };
+  }
+
+  /**
+   * After an ambiguous create: the upload it may have created. A multipart one is continued; a single one cannot be
+   * (its URL is lost), so it is discarded — its reservation released — before creating again.
+   */
+  private async recoverCreated(
+    source: UploadSource,
+    fingerprint: string,
+    existing: Set<string>,
+    signal: AbortSignal,
+  ): Promise<UploadPlan | undefined> {
+    const ours = (await this.pendingOf(source, fingerprint, signal)).filter((f) => !existing.has(f.id));
+    let plan: UploadPlan | undefined;
+    for (const f of ours) {
+      if (!plan && (f.uploadMethod ?? '').toLowerCase() === 'multipart') {
+        plan = await this.resumePlan(f, signal);
+        if (plan) continue;
+      }
+      await this.api.request('DELETE', `/v1/uploads/${encodeURIComponent(f.id)}`, { signal });
+      existing.add(f.id);
+    }
+    return plan;
   }
 
   // ---- single PUT / POST -------------------------------------------------------------------------------------------
 
-  private async sendSingle(source: UploadSource, instruction: Exclude<UploadInstruction, { method: 'MULTIPART' }>) {
+  private async sendSingle(
+    source: UploadSource,
+    instruction: Exclude<UploadInstruction, { method: 'MULTIPART' }>,
+    signal: AbortSignal,
+  ): Promise<void> {
     this.partCount = 1;
     this.samples = [{ t: Date.now(), bytes: 0 }];
     for (let attempt = 0; ; attempt++) {
@@ -290,7 +413,7 @@ export class UploadHandle {
         form.append('file', await source.blob(), source.name);
         init = { method: 'POST', body: form };
       }
-      const outcome = await this.storageRequest(instruction.url, init, attempt);
+      const outcome = await this.storageRequest(instruction.url, init, attempt, signal);
       if (typeof outcome === 'object') break;
       if (outcome === 'expired') {
         throw new StowageError(403, 'url_expired', 'the upload URL expired; start the upload again');
@@ -307,17 +430,18 @@ export class UploadHandle {
     url: string,
     init: RequestInit,
     attempt: number,
+    signal: AbortSignal,
     expiresAtMs = Infinity,
   ): Promise<{ etag: string | null } | 'retry' | 'expired'> {
     const retry = this.api.retry;
     this.stats.requests++;
     let res: Response;
     try {
-      res = await this.api.fetch(url, { ...init, signal: this.signal });
+      res = await this.api.fetch(url, { ...init, signal });
     } catch (err) {
-      if (isNetworkError(err, this.signal) && attempt < retry.retries) {
+      if (isNetworkError(err, signal) && attempt < retry.retries) {
         this.stats.retries++;
-        await sleep(backoffDelay(attempt, retry), this.signal);
+        await sleep(backoffDelay(attempt, retry), signal);
         return 'retry';
       }
       throw err;
@@ -333,7 +457,7 @@ export class UploadHandle {
     const corrupted = res.status === 400 && /<Code>(BadDigest|XAmzContentSHA256Mismatch)<\/Code>/.test(text);
     if ((isRetryableStorageStatus(res.status) || corrupted) && attempt < retry.retries) {
       this.stats.retries++;
-      await sleep(retryAfterMs(res, retry) ?? backoffDelay(attempt, retry), this.signal);
+      await sleep(retryAfterMs(res, retry) ?? backoffDelay(attempt, retry), signal);
       return 'retry';
     }
     const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
@@ -356,12 +480,19 @@ export class UploadHandle {
     const sizeOf = (n: number) => (n < partCount ? partSize : source.size - partSize * (partCount - 1));
     const done = new Set<number>();
     const etags = new Map<number, string>();
+    const checksums = new Map<number, string>();
     const listed = plan.listed;
     for (const p of listed.parts) {
-      if (p.partNumber >= 1 && p.partNumber <= partCount && p.size === sizeOf(p.partNumber)) {
-        done.add(p.partNumber);
-        if (p.etag) etags.set(p.partNumber, p.etag);
+      if (p.partNumber < 1 || p.partNumber > partCount || p.size !== sizeOf(p.partNumber)) continue;
+      if (p.checksumSha256) {
+        // Storage says what the part holds: skip it only if it holds these bytes.
+        const start = (p.partNumber - 1) * partSize;
+        const sum = await sha256Base64(await source.bytes(start, start + sizeOf(p.partNumber)));
+        if (sum !== p.checksumSha256) continue;
+        if (this.opts.checksum) checksums.set(p.partNumber, sum);
       }
+      done.add(p.partNumber);
+      if (p.etag) etags.set(p.partNumber, p.etag);
     }
     if (done.size) {
       this.stats.partsSkipped = done.size;
@@ -381,12 +512,11 @@ export class UploadHandle {
       for (const p of instruction.parts) signed.set(p.partNumber, { ...p, expiresAtMs, marginMs });
     }
     const signing = new Map<number, Promise<void>>();
-    const checksums = new Map<number, string>();
     const concurrency = Math.max(1, this.opts.concurrency ?? 4);
     const batchSize = Math.max(1, this.opts.signBatchSize ?? concurrency * 2);
     const sentOnce = new Set<number>();
 
-    const sign = async (numbers: number[]): Promise<void> => {
+    const sign = async (numbers: number[], signal: AbortSignal): Promise<void> => {
       this.stats.signRequests++;
       const withSums = numbers.filter((n) => checksums.has(n));
       const res = await this.api.request<SignPartsResponse>('POST', `/v1/uploads/${encodeURIComponent(fileId)}/parts`, {
@@ -394,7 +524,7 @@ export class UploadHandle {
           partNumbers: numbers,
           ...(withSums.length ? { checksumsSha256: Object.fromEntries(withSums.map((n) => [String(n), checksums.get(n)!])) } : {}),
         },
-        signal: this.signal,
+        signal,
       });
       const now = Date.now();
       const expiresAtMs = Date.parse(res.expiresAt);
@@ -402,7 +532,7 @@ export class UploadHandle {
       for (const p of res.parts) signed.set(p.partNumber, { ...p, expiresAtMs, marginMs });
     };
 
-    const urlFor = async (n: number, queue: number[]): Promise<SignedUrl> => {
+    const urlFor = async (n: number, queue: number[], signal: AbortSignal): Promise<SignedUrl> => {
       for (;;) {
         const cached = signed.get(n);
         if (usable(cached)) return cached;
@@ -420,7 +550,7 @@ export class UploadHandle {
             if (!signing.has(m) && !usable(signed.get(m))) batch.push(m);
           }
         }
-        const promise = sign(batch).finally(() => {
+        const promise = sign(batch, signal).finally(() => {
           for (const m of batch) signing.delete(m);
         });
         for (const m of batch) signing.set(m, promise);
@@ -431,7 +561,7 @@ export class UploadHandle {
       }
     };
 
-    const sendPart = async (n: number, queue: number[]): Promise<void> => {
+    const sendPart = async (n: number, queue: number[], signal: AbortSignal): Promise<void> => {
       const start = (n - 1) * partSize;
       const end = start + sizeOf(n);
       let body: Blob | Uint8Array;
@@ -444,13 +574,13 @@ export class UploadHandle {
       }
       let resigns = 0;
       for (let attempt = 0; ; attempt++) {
-        const url = await urlFor(n, queue);
+        const url = await urlFor(n, queue, signal);
         if (!sentOnce.has(n)) {
           sentOnce.add(n);
           this.stats.partsSent.push(n);
         }
         const init = { method: 'PUT', headers: storageHeaders(url.headers), body: body as BodyInit };
-        const outcome = await this.storageRequest(url.url, init, attempt, url.expiresAtMs);
+        const outcome = await this.storageRequest(url.url, init, attempt, signal, url.expiresAtMs);
         if (typeof outcome === 'object') {
           if (outcome.etag) etags.set(n, outcome.etag);
           else etags.delete(n);
@@ -467,22 +597,32 @@ export class UploadHandle {
       this.progressed(end - start, 1);
     };
 
-    await this.pausable(async () => {
-      const queue: number[] = [];
-      for (let n = 1; n <= partCount; n++) if (!done.has(n)) queue.push(n);
-      const worker = async () => {
-        for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
-          if (this.signal.aborted) throw abortError(this.signal.reason);
-          await sendPart(n, queue);
+    await this.pausable(async (generation) => {
+      // This round's own signal: a part that fails for good stops the others without ending the pause generation.
+      const round = new AbortController();
+      const follow = () => round.abort(generation.reason);
+      if (generation.aborted) follow();
+      else generation.addEventListener('abort', follow, { once: true });
+      const signal = round.signal;
+      try {
+        const queue: number[] = [];
+        for (let n = 1; n <= partCount; n++) if (!done.has(n)) queue.push(n);
+        const worker = async () => {
+          for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+            if (signal.aborted) throw abortError(signal.reason);
+            await sendPart(n, queue, signal);
+          }
+        };
+        const workers = Array.from({ length: Math.min(concurrency, queue.length) }, worker);
+        const results = await Promise.allSettled(workers);
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) {
+          // One part failed for good: stop the others (a pause or an abort has already stopped them).
+          if (!signal.aborted) round.abort(failed.reason);
+          throw failed.reason;
         }
-      };
-      const workers = Array.from({ length: Math.min(concurrency, queue.length) }, worker);
-      const results = await Promise.allSettled(workers);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) {
-        // One part failed for good: stop the others (a pause or an abort has already stopped them).
-        if (!this.signal.aborted) this.controller.abort(failed.reason);
-        throw failed.reason;
+      } finally {
+        generation.removeEventListener('abort', follow);
       }
     });
     if (etags.size !== partCount) return undefined;
@@ -546,3 +686,27 @@ function storageHeaders(headers: Record<string, string> | undefined): Record<str
   return out;
 }
 
+
+function randomHex(bytes: number): string {
+  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The same media type (the server lower-cases it and keeps only a text type's charset). */
+function sameContentType(stored: string, local: string): boolean {
+  const essence = (t: string) => (t.split(';')[0] ?? '').trim().toLowerCase();
+  return essence(stored) === essence(local);
+}
+
+/**
+ * The same file name, allowing for the server's sanitising of what it stores (last path segment, no control or
+ * awkward characters, trimmed; see src/domain/filename.ts). A name it changed otherwise does not match: the upload
+ * then starts afresh, which is safe.
+ */
+function sameFilename(stored: string, local: string): boolean {
+  if (stored === local) return true;
+  // eslint-disable-next-line no-control-regex
+  let s = local.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/gu, '');
+  s = s.split(/[/\\]/).pop() ?? '';
+  s = s.replace(/["*:<>?|]/g, '_').replace(/\s+/g, ' ').trim().replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
+  return stored === s;
+}

@@ -228,6 +228,44 @@ describe('SDK on the embedded store', () => {
     expect(await client.pendingUploads()).toEqual([]);
   });
 
+  test('two different Blobs of the same size: the second is not completed with the first one\'s parts', async () => {
+    const { client } = await clientFor(app);
+    const a = new Blob([randomBytes(12 * MiB)]);
+    const bBytes = randomBytes(12 * MiB);
+    // The first stops (like a crash) once part 1 is in storage; the server keeps it pending.
+    const ac = new AbortController();
+    const h1 = client.upload(a, { concurrency: 1, signal: ac.signal, onProgress: (p) => p.partsDone >= 1 && ac.abort() });
+    expect(isAbortError(await h1.done.catch((e) => e))).toBe(true);
+    expect((await client.listParts(h1.fileId!)).parts.length).toBeGreaterThanOrEqual(1);
+    const h2 = client.upload(new Blob([bBytes]));
+    const f = await h2.done;
+    expect(f.id).not.toBe(h1.fileId);
+    expect(h2.stats.partsSkipped).toBe(0);
+    expect(await sha256OfResponse(await client.download(f.id))).toBe(createHash('sha256').update(bBytes).digest('hex'));
+    await client.abortUpload(h1.fileId!);
+  });
+
+  test('a single PUT from a path streams the file (a file-backed Blob with its length, not a buffer)', async () => {
+    const counter = countingFetch(app.baseUrl);
+    const ws = randomWorkspaceId();
+    const bodies: unknown[] = [];
+    const client = createClient({
+      baseUrl: app.baseUrl,
+      getToken: () => app.tokenFor(ws),
+      fetch: (input, init) => {
+        if (init?.method === 'PUT') bodies.push(init.body);
+        return counter.fetch(input, init);
+      },
+    });
+    const f = await client.upload(file, { method: 'put' }).done;
+    expect(f).toMatchObject({ status: 'available', size: 12 * MiB, uploadMethod: 'put' });
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]).toBeInstanceOf(Blob);
+    expect(bodies[0]).not.toBeInstanceOf(Uint8Array);
+    expect((bodies[0] as Blob).size).toBe(12 * MiB);
+    expect(await sha256OfResponse(await client.download(f.id))).toBe(fileSha);
+  });
+
   test('API errors carry the server code', async () => {
     const { client } = await clientFor(app);
     const err = await client.getFile('00000000-0000-4000-8000-000000000000').catch((e) => e);
