@@ -122,7 +122,8 @@ export function planBody(req: IncomingMessage, auth: AuthInfo, maxSize: number, 
  */
 export async function receiveBody(req: IncomingMessage, auth: AuthInfo, plan: BodyPlan, file: string, maxSize: number): Promise<BodyResult> {
   try {
-    return await receiveInto(req, auth, plan, createWriteStream(file, { flags: 'wx' }), maxSize);
+    // flush: the data is fsynced before the stream closes (the object is acknowledged only once durable, as AWS does)
+    return await receiveInto(req, auth, plan, createWriteStream(file, { flags: 'wx', flush: true }), maxSize);
   } catch (e) {
     await fsp.rm(file, { force: true }).catch(() => {});
     throw e;
@@ -236,7 +237,7 @@ export async function receiveStream(source: AsyncIterable<Buffer>, file: string,
   const md5 = createHash('md5');
   const tap = new HashTap(maxSize, maxSize, [md5]);
   try {
-    await pipeline(source, tap, createWriteStream(file, { flags: 'wx' }));
+    await pipeline(source, tap, createWriteStream(file, { flags: 'wx', flush: true }));
     return { size: tap.size, md5: md5.digest() };
   } catch (e) {
     await fsp.rm(file, { force: true }).catch(() => {});

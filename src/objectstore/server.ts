@@ -239,12 +239,22 @@ export class S3Server implements Server {
       const fn = logger?.[level];
       if (fn) fn.call(logger, extra ?? {}, msg);
     };
-    this.store = new FsStore(o.dir);
+    this.store = new FsStore(o.dir, this.log);
     this.notifier = new Notifier({ dir: o.dir, region: this.opts.region, log: this.log, backoffMs: o.webhookBackoffMs });
   }
 
   async start(): Promise<ObjectStore> {
     await this.store.open();
+    try {
+      return await this.listen();
+    } catch (e) {
+      this.notifier.close();
+      await this.store.close();
+      throw e;
+    }
+  }
+
+  private async listen(): Promise<ObjectStore> {
     await this.notifier.open();
     const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 } as http.ServerOptions, (req, res) => {
       void this.handle(req, res);
@@ -284,6 +294,7 @@ export class S3Server implements Server {
           clearTimeout(t);
         }
         this.notifier.close();
+        await this.store.close();
       })();
     }
     return this.closing;

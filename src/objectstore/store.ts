@@ -95,6 +95,28 @@ interface Bucket {
   config: BucketConfig;
   objects: Map<string, ObjectMeta>;
   keys: string[];
+  /** prefix of the data files adopted into this incarnation of the bucket (a bucket deleted and re-created gets another) */
+  gen: string;
+  /** commits in progress; DeleteBucket waits for them */
+  commits: number;
+  /** set by DeleteBucket under the bucket lock: new commits are refused */
+  deleting: boolean;
+  idle?: () => void;
+}
+
+function newBucket(config: BucketConfig): Bucket {
+  return { config, objects: new Map(), keys: [], gen: randomBytes(4).toString('hex'), commits: 0, deleting: false };
+}
+
+export type StoreLog = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Compares strings by their UTF-8 byte order (the order S3 lists keys in). */
@@ -140,20 +162,55 @@ function hashName(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
+/** fsyncs a directory so that the renames and links done in it survive a crash (best effort where unsupported). */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // some filesystems refuse fsync on a directory; a vanished directory fails the caller's next step anyway
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF' && code !== 'ENOENT') throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Writes `data` to a new file and fsyncs it before closing. */
+async function writeFileDurable(file: string, data: string): Promise<void> {
+  const fh = await fsp.open(file, 'wx');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes JSON to a temp file, fsyncs it, renames it over `file`, then fsyncs `file`'s directory: once this resolves,
+ * the new content survives a crash. Creates at most `file`'s own directory (never its parents: a bucket deleted
+ * meanwhile must not be recreated by a late write).
+ */
 async function writeJsonAtomic(file: string, tmpDir: string, value: unknown): Promise<void> {
   const tmp = path.join(tmpDir, `${randomUUID()}.json`);
-  await fsp.writeFile(tmp, JSON.stringify(value));
+  await writeFileDurable(tmp, JSON.stringify(value));
   try {
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      await fsp.mkdir(path.dirname(file), { recursive: true });
+    try {
       await fsp.rename(tmp, file);
-    } else {
-      await fsp.rm(tmp, { force: true });
-      throw e;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await fsp.mkdir(path.dirname(file)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      await fsp.rename(tmp, file);
     }
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
   }
+  await fsyncDir(path.dirname(file));
 }
 
 /** Removes a file; absent is fine. One unlink, where fs.rm({force}) costs an lstat and an unlink. */
@@ -203,12 +260,96 @@ export class FsStore {
   private readers = new Map<string, number>();
   private doomed = new Set<string>();
 
-  constructor(readonly dir: string) {
+  private readonly lockFile: string;
+  private locked = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly log: StoreLog = () => {},
+  ) {
     this.tmpDir = path.join(dir, 'tmp');
     this.bucketsDir = path.join(dir, 'buckets');
+    this.lockFile = path.join(dir, 'LOCK');
+  }
+
+  /**
+   * One process owns a data directory (the locks are in-process, and open() wipes tmp/ and collects unreferenced data):
+   * `dir/LOCK` is created exclusively with our pid. A lock whose pid is no longer alive is taken over.
+   */
+  private async lock(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      // written whole under a temp name, then linked: the lock file is never seen empty
+      const mine = path.join(this.dir, `LOCK.${process.pid}.${randomUUID()}`);
+      await writeFileDurable(mine, `${process.pid}\n`);
+      try {
+        await fsp.link(mine, this.lockFile);
+        this.locked = true;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      } finally {
+        await fsp.rm(mine, { force: true });
+      }
+      const raw = await fsp.readFile(this.lockFile, 'utf8').catch(() => '');
+      const pid = Number.parseInt(raw, 10);
+      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
+        throw new Error(
+          `objectstore: the data directory ${this.dir} is in use by process ${pid}${pid === process.pid ? ' (this process: another store was started on it and not closed)' : ''}; ` +
+            `only one process may serve a data directory (lock file ${this.lockFile})`,
+        );
+      }
+      // stale: move it aside (only one contender wins the rename), check it is the one we judged, retry
+      const aside = path.join(this.dir, `LOCK.stale.${randomUUID()}`);
+      try {
+        await fsp.rename(this.lockFile, aside);
+      } catch {
+        continue;
+      }
+      const moved = await fsp.readFile(aside, 'utf8').catch(() => '');
+      if (moved !== raw) {
+        // another process took the lock over in between: give it back
+        await fsp.link(aside, this.lockFile).catch(() => {});
+        await fsp.rm(aside, { force: true });
+        continue;
+      }
+      await fsp.rm(aside, { force: true });
+      this.log('warn', 'objectstore: took over a stale lock of a process that is gone', { dir: this.dir, pid: raw.trim() });
+    }
+    throw new Error(`objectstore: could not lock the data directory ${this.dir} (lock file ${this.lockFile})`);
+  }
+
+  /** Releases the data directory lock (after the server has stopped). */
+  async close(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    const raw = await fsp.readFile(this.lockFile, 'utf8').catch(() => '');
+    if (Number.parseInt(raw, 10) === process.pid) await fsp.rm(this.lockFile, { force: true });
   }
 
   async open(): Promise<void> {
+    await this.lock();
+    try {
+      await this.load();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  /** Moves an unreadable file into `dir/quarantine/` (kept for inspection, never deleted). */
+  private async quarantine(file: string, err: unknown): Promise<void> {
+    const dest = path.join(this.dir, 'quarantine', path.relative(this.dir, file));
+    try {
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      await fsp.rename(file, dest);
+      this.log('error', 'objectstore: unreadable metadata moved to quarantine', { file, quarantined: dest, err: String(err) });
+    } catch (e) {
+      this.log('error', 'objectstore: unreadable metadata (could not be moved to quarantine)', { file, err: String(err), moveErr: String(e) });
+    }
+  }
+
+  private async load(): Promise<void> {
     await fsp.rm(this.tmpDir, { recursive: true, force: true });
     await fsp.mkdir(this.tmpDir, { recursive: true });
     await fsp.mkdir(this.bucketsDir, { recursive: true });
@@ -220,31 +361,48 @@ export class FsStore {
       } catch {
         continue;
       }
-      const bucket: Bucket = { config, objects: new Map(), keys: [] };
+      const bucket = newBucket(config);
       this.buckets.set(name, bucket);
       const referenced = new Set<string>();
+      let unreadable = 0;
       const metaDir = path.join(bdir, 'meta');
       for (const sub of await readdirSafe(metaDir)) {
         for (const f of await readdirSafe(path.join(metaDir, sub))) {
           if (!f.endsWith('.json')) continue;
+          const file = path.join(metaDir, sub, f);
           try {
-            const meta = JSON.parse(await fsp.readFile(path.join(metaDir, sub, f), 'utf8')) as ObjectMeta;
+            const meta = JSON.parse(await fsp.readFile(file, 'utf8')) as ObjectMeta;
+            if (typeof meta.key !== 'string' || !Array.isArray(meta.segments)) throw new Error('not object metadata');
             bucket.objects.set(meta.key, meta);
             for (const s of meta.segments) referenced.add(s.file);
-          } catch {
-            /* unreadable metadata: ignore */
+          } catch (e) {
+            unreadable++;
+            await this.quarantine(file, e);
           }
         }
       }
       bucket.keys = [...bucket.objects.keys()].sort(compareKeys);
-      // garbage: data files that no metadata references (a crash between data rename and metadata rename)
-      for (const f of await readdirSafe(path.join(bdir, 'data'))) {
-        if (!referenced.has(f)) await fsp.rm(path.join(bdir, 'data', f), { force: true });
+      // garbage: data files that no metadata references (a crash between data rename and metadata rename). Not when
+      // some metadata could not be read: its data may be among them.
+      if (unreadable) {
+        this.log('warn', 'objectstore: unreferenced data files kept (unreadable metadata in this bucket)', { bucket: name, unreadable });
+      } else {
+        for (const f of await readdirSafe(path.join(bdir, 'data'))) {
+          if (!referenced.has(f)) await fsp.rm(path.join(bdir, 'data', f), { force: true });
+        }
       }
       for (const id of await readdirSafe(path.join(bdir, 'uploads'))) {
         const udir = path.join(bdir, 'uploads', id);
+        let raw: string;
         try {
-          const meta = JSON.parse(await fsp.readFile(path.join(udir, 'upload.json'), 'utf8')) as UploadMeta;
+          raw = await fsp.readFile(path.join(udir, 'upload.json'), 'utf8');
+        } catch {
+          // created but never recorded (a crash inside CreateMultipartUpload): nothing was acknowledged
+          await fsp.rm(udir, { recursive: true, force: true });
+          continue;
+        }
+        try {
+          const meta = JSON.parse(raw) as UploadMeta;
           const upload: Upload = { meta, parts: new Map() };
           const files = await readdirSafe(udir);
           const used = new Set<string>();
@@ -259,8 +417,8 @@ export class FsStore {
             if (/^p\d+-/.test(f) && !used.has(f)) await fsp.rm(path.join(udir, f), { force: true });
           }
           this.uploads.set(id, upload);
-        } catch {
-          await fsp.rm(udir, { recursive: true, force: true });
+        } catch (e) {
+          await this.quarantine(udir, e);
         }
       }
     }
@@ -303,14 +461,24 @@ export class FsStore {
       await fsp.mkdir(path.join(bdir, 'meta'), { recursive: true });
       await fsp.mkdir(path.join(bdir, 'uploads'), { recursive: true });
       await writeJsonAtomic(path.join(bdir, 'bucket.json'), this.tmpDir, config);
-      this.buckets.set(name, { config, objects: new Map(), keys: [] });
+      await fsyncDir(this.bucketsDir);
+      this.buckets.set(name, newBucket(config));
     });
   }
 
   async deleteBucket(name: string): Promise<void> {
     await this.locks.run(`bucket\0${name}`, async () => {
       const b = this.getBucket(name);
-      if (b.objects.size > 0) throw s3err('BucketNotEmpty', undefined, { BucketName: name });
+      // exclusive with commits: none may start from now on, and the ones in progress are waited for, so a PUT racing
+      // this DeleteBucket either lands first (BucketNotEmpty) or fails with NoSuchBucket — never writes afterwards
+      b.deleting = true;
+      try {
+        while (b.commits > 0) await new Promise<void>((r) => (b.idle = r));
+        if (b.objects.size > 0) throw s3err('BucketNotEmpty', undefined, { BucketName: name });
+      } catch (e) {
+        b.deleting = false;
+        throw e;
+      }
       for (const [id, u] of this.uploads) {
         if (u.meta.bucket === name) this.uploads.delete(id);
       }
@@ -373,26 +541,30 @@ export class FsStore {
 
   /** Moves a finished temp file into the bucket's data directory; returns its data file name. */
   async adoptTemp(bucket: string, tmp: string): Promise<string> {
-    this.getBucket(bucket);
-    const file = randomUUID();
+    const b = this.getBucket(bucket);
+    const file = `${b.gen}.${randomUUID()}`;
     try {
       await fsp.rename(tmp, this.dataPath(bucket, file));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
       throw e;
     }
+    await fsyncDir(path.dirname(this.dataPath(bucket, file)));
     return file;
   }
 
   /** Hard-links (or copies) an existing data file under a new name (CopyObject, multipart completion). */
-  async linkData(bucket: string, src: string): Promise<string> {
-    const file = randomUUID();
+  async linkData(bucket: string, src: string, sync = true): Promise<string> {
+    const file = `${this.getBucket(bucket).gen}.${randomUUID()}`;
     const dst = this.dataPath(bucket, file);
     try {
       await fsp.link(src, dst);
     } catch {
       await fsp.copyFile(src, dst);
+      const fh = await fsp.open(dst, 'r+');
+      await fh.sync().finally(() => fh.close());
     }
+    if (sync) await fsyncDir(path.dirname(dst));
     return file;
   }
 
@@ -404,14 +576,28 @@ export class FsStore {
     try {
       return await this.locks.run(`obj\0${bucket}\0${meta.key}`, async () => {
         const b = this.getBucket(bucket);
-        const current = b.objects.get(meta.key);
-        check?.(current);
-        await writeJsonAtomic(this.metaPath(bucket, meta.key), this.tmpDir, meta);
-        if (this.buckets.get(bucket) !== b) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
-        b.objects.set(meta.key, meta);
-        if (!current) b.keys.splice(lowerBound(b.keys, meta.key), 0, meta.key);
-        if (current) await this.release(bucket, current);
-        return current;
+        // DeleteBucket in progress, or the data was adopted into an earlier incarnation of a re-created bucket
+        const stale = meta.segments.some((s) => {
+          const dot = s.file.indexOf('.');
+          return dot > 0 && s.file.slice(0, dot) !== b.gen;
+        });
+        if (b.deleting || stale) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
+        b.commits++;
+        try {
+          const current = b.objects.get(meta.key);
+          check?.(current);
+          await writeJsonAtomic(this.metaPath(bucket, meta.key), this.tmpDir, meta);
+          b.objects.set(meta.key, meta);
+          if (!current) b.keys.splice(lowerBound(b.keys, meta.key), 0, meta.key);
+          if (current) await this.release(bucket, current);
+          return current;
+        } finally {
+          if (--b.commits === 0 && b.idle) {
+            const idle = b.idle;
+            b.idle = undefined;
+            idle();
+          }
+        }
       });
     } catch (e) {
       for (const s of meta.segments) await fsp.rm(this.dataPath(bucket, s.file), { force: true }).catch(() => {});
@@ -463,7 +649,12 @@ export class FsStore {
     const uploadId = randomBytes(24).toString('base64url');
     const full: UploadMeta = { ...meta, uploadId };
     const dir = this.udir(meta.bucket, uploadId);
-    await fsp.mkdir(dir, { recursive: true });
+    try {
+      await fsp.mkdir(dir); // not recursive: a bucket deleted meanwhile is not re-created
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw s3err('NoSuchBucket', undefined, { BucketName: meta.bucket });
+      throw e;
+    }
     await writeJsonAtomic(path.join(dir, 'upload.json'), this.tmpDir, full);
     this.uploads.set(uploadId, { meta: full, parts: new Map() });
     return full;
@@ -488,7 +679,12 @@ export class FsStore {
       const u = this.getUpload(bucket, key, uploadId);
       const dir = this.udir(bucket, uploadId);
       const file = `p${part.partNumber}-${randomUUID()}`;
-      await fsp.rename(tmp, path.join(dir, file));
+      try {
+        await fsp.rename(tmp, path.join(dir, file));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw s3err('NoSuchUpload', undefined, { UploadId: uploadId });
+        throw e;
+      }
       const pm: PartMeta = { ...part, file };
       await writeJsonAtomic(path.join(dir, `part-${part.partNumber}.json`), this.tmpDir, pm);
       const old = u.parts.get(part.partNumber);
@@ -522,7 +718,8 @@ export class FsStore {
       const dir = this.udir(bucket, uploadId);
       const segments: Segment[] = [];
       try {
-        for (const p of parts) segments.push({ file: await this.linkData(bucket, path.join(dir, p.file)), size: p.size });
+        for (const p of parts) segments.push({ file: await this.linkData(bucket, path.join(dir, p.file), false), size: p.size });
+        await fsyncDir(path.dirname(this.dataPath(bucket, 'x')));
       } catch (e) {
         for (const s of segments) await fsp.rm(this.dataPath(bucket, s.file), { force: true });
         throw e;

@@ -2,11 +2,19 @@
 // trailers, the data-directory lock, durability, DeleteBucket racing a PUT, presigned x-amz-* parameters, status codes,
 // checksum mismatches). Cases AWS documents are in the conformance suites; these need the embedded store's internals
 // (its data directory, or requests the SDK will not craft).
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { embeddedTarget, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
-import { errorCode, rawRequest } from './raw-s3.ts';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs, { existsSync, promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { embeddedTarget, makeS3Client, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
+import { startObjectStore } from '../../src/objectstore/index.ts';
+import { errorCode, rawRequest, sign } from './raw-s3.ts';
+
+const sha256hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const credentials = { accessKeyId: 'AKIAHARDEN0000000001', secretAccessKey: 'hardensecret' };
 
 describe('hardening [embedded]', () => {
   let t: EmbeddedS3Target;
@@ -44,5 +52,152 @@ describe('hardening [embedded]', () => {
     const r3 = await rawRequest(`${t.endpoint}/${bucket}`, 'POST', { ...small.headers, 'content-length': String(small.body.length) }, small.body);
     expect(r3.status).toBe(403);
     void randomBytes;
+  });
+
+  it('data is fsynced before the object is acknowledged: the data file, the metadata JSON and their directories', async () => {
+    const probe = await fsp.open(t.dir!, 'r');
+    const fileHandleProto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const handleSync = vi.spyOn(fileHandleProto, 'sync');
+    const streamSync = vi.spyOn(fs, 'fsync');
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'durable/a.bin', Body: randomBytes(100_000) }));
+      // the body's write stream (flush: true) fsyncs its fd; the metadata temp file, the data directory and the
+      // metadata directory are fsynced through file handles
+      expect(streamSync.mock.calls.length + handleSync.mock.calls.length).toBeGreaterThanOrEqual(4);
+      expect(streamSync).toHaveBeenCalled();
+      expect(handleSync.mock.calls.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      handleSync.mockRestore();
+      streamSync.mockRestore();
+    }
+  });
+});
+
+describe('data directory ownership and startup recovery [embedded]', () => {
+  const dirs: string[] = [];
+  const mkdir = async () => {
+    const d = await fsp.mkdtemp(path.join(tmpdir(), 'stowage-s3-lock-'));
+    dirs.push(d);
+    return d;
+  };
+  afterAll(async () => {
+    for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
+  });
+
+  it('a second store on the same data directory fails to start (LOCK with the owner pid) and touches nothing; a stale lock is taken over', async () => {
+    const dir = await mkdir();
+    const a = await startObjectStore({ dir, credentials: [credentials] });
+    try {
+      expect((await fsp.readFile(path.join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+      // an in-flight upload of the first store
+      const inflight = path.join(dir, 'tmp', 'in-flight-body');
+      await fsp.writeFile(inflight, 'partial');
+      await expect(startObjectStore({ dir, credentials: [credentials] })).rejects.toThrow(new RegExp(`in use by process ${process.pid}`));
+      expect(existsSync(inflight)).toBe(true);
+      // another process sees the same refusal
+      const child = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '-e', `import('${path.resolve('src/objectstore/index.ts')}').then((m) => m.startObjectStore({ dir: ${JSON.stringify(dir)}, credentials: [{ accessKeyId: 'a', secretAccessKey: 'b' }] })).then(() => process.exit(0), (e) => { console.error(String(e)); process.exit(3); })`],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(child.status).toBe(3);
+      expect(child.stderr).toMatch(/in use by process/);
+      expect(existsSync(inflight)).toBe(true);
+    } finally {
+      await a.close();
+    }
+    expect(existsSync(path.join(dir, 'LOCK'))).toBe(false);
+    // a lock left by a process that is gone (kill -9) does not block a restart
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await fsp.writeFile(path.join(dir, 'LOCK'), `${dead}\n`);
+    const b = await startObjectStore({ dir, credentials: [credentials] });
+    expect((await fsp.readFile(path.join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+    await b.close();
+  });
+
+  it('unreadable metadata at startup is moved to quarantine/ and the data files are kept', async () => {
+    const dir = await mkdir();
+    let store = await startObjectStore({ dir, credentials: [credentials] });
+    let c = makeS3Client(store.endpoint, 'us-east-1', credentials);
+    await c.send(new CreateBucketCommand({ Bucket: 'quar' }));
+    await c.send(new PutObjectCommand({ Bucket: 'quar', Key: 'good', Body: 'good object' }));
+    await c.send(new PutObjectCommand({ Bucket: 'quar', Key: 'damaged', Body: 'damaged object' }));
+    c.destroy();
+    await store.close();
+    // damage one metadata file (as a torn write would)
+    const metaDir = path.join(dir, 'buckets', 'quar', 'meta');
+    const h = sha256hex('damaged');
+    const damaged = path.join(metaDir, h.slice(0, 2), `${h}.json`);
+    const before = JSON.parse(await fsp.readFile(damaged, 'utf8')) as { segments: Array<{ file: string }> };
+    await fsp.writeFile(damaged, '{"key":"damaged","se');
+    const dataFiles = await fsp.readdir(path.join(dir, 'buckets', 'quar', 'data'));
+    expect(dataFiles).toHaveLength(2);
+    store = await startObjectStore({ dir, credentials: [credentials] });
+    c = makeS3Client(store.endpoint, 'us-east-1', credentials);
+    try {
+      expect(await (await c.send(new GetObjectCommand({ Bucket: 'quar', Key: 'good' }))).Body!.transformToString()).toBe('good object');
+      expect(existsSync(damaged)).toBe(false);
+      expect(existsSync(path.join(dir, 'quarantine', 'buckets', 'quar', 'meta', h.slice(0, 2), `${h}.json`))).toBe(true);
+      // the damaged object's data is still there, recoverable
+      expect(await fsp.readFile(path.join(dir, 'buckets', 'quar', 'data', before.segments[0].file), 'utf8')).toBe('damaged object');
+    } finally {
+      c.destroy();
+      await store.close();
+    }
+  });
+
+  it('DeleteBucket racing a PUT: the bucket never comes back with a stale object', async () => {
+    const dir = await mkdir();
+    const store = await startObjectStore({ dir, credentials: [credentials] });
+    const c = makeS3Client(store.endpoint, 'us-east-1', credentials);
+    const realRename = fsp.rename.bind(fsp);
+    // hold the PUT's metadata rename (its commit point) while DeleteBucket is sent
+    let held: (() => void) | undefined;
+    let reached!: () => void;
+    const atCommit = new Promise<void>((r) => (reached = r));
+    const spy = vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
+      if (String(to).includes(`${path.sep}meta${path.sep}`) && !held) {
+        await new Promise<void>((r) => {
+          held = r;
+          reached();
+        });
+      }
+      return realRename(from, to);
+    });
+    try {
+      await c.send(new CreateBucketCommand({ Bucket: 'race' }));
+      const put = c.send(new PutObjectCommand({ Bucket: 'race', Key: 'k', Body: 'x'.repeat(1000) })).then(
+        () => 200,
+        (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode ?? 0,
+      );
+      await atCommit;
+      const del = c.send(new DeleteBucketCommand({ Bucket: 'race' })).then(
+        () => 204,
+        (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode ?? 0,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      held!();
+      const [putStatus, delStatus] = await Promise.all([put, del]);
+      if (delStatus === 204) {
+        // the PUT lost: it must not have succeeded, and nothing of the bucket may be left on disk
+        expect(putStatus).not.toBe(200);
+        expect(existsSync(path.join(dir, 'buckets', 'race'))).toBe(false);
+      } else {
+        expect([putStatus, delStatus]).toEqual([200, 409]);
+      }
+      spy.mockRestore();
+      if (delStatus !== 204) {
+        await c.send(new DeleteObjectCommand({ Bucket: 'race', Key: 'k' }));
+        await c.send(new DeleteBucketCommand({ Bucket: 'race' }));
+      }
+      await c.send(new CreateBucketCommand({ Bucket: 'race' }));
+      expect((await c.send(new ListObjectsV2Command({ Bucket: 'race' }))).KeyCount).toBe(0);
+      expect(await fsp.readdir(path.join(dir, 'buckets', 'race', 'meta'))).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      c.destroy();
+      await store.close();
+    }
   });
 });
