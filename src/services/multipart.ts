@@ -106,8 +106,12 @@ export function installMultipart(): void {
 }
 
 export function planOf(row: FileRow): PartPlan {
-  if (row.uploadMethod !== 'multipart' || !row.multipartUploadId || !row.partSize || !row.partCount) {
+  if (row.uploadMethod !== 'multipart' || !row.multipartUploadId) {
     throw errors.invalidState('This upload is not a multipart upload', { uploadMethod: row.uploadMethod });
+  }
+  if (!row.partSize || !row.partCount) {
+    // Created through the Uppy routes without a size: its plan is known only once storage's parts are measured.
+    throw errors.invalidState('This multipart upload has no declared size: list and complete it through the Uppy routes it was created with', { uploadMethod: row.uploadMethod, sizeDeclared: false });
   }
   return { partSize: row.partSize, partCount: row.partCount, totalSize: row.size };
 }

@@ -285,6 +285,18 @@ describe('Uppy endpoints: rate limits, input and logs', () => {
     expect(usage.reservedBytes).toBe(5);
   });
 
+  test('an Uppy multipart upload (no declared size) completed through /v1 gets a 409 that says why', async () => {
+    const ws = randomWorkspaceId();
+    const endpoint = await endpointFor(ws);
+    const created = await fetch(`${endpoint}/s3/multipart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filename: 'g.bin', type: 'application/octet-stream' }) });
+    const { uploadId } = (await created.json()) as { uploadId: string };
+    const r = await app.api(ws, `/v1/uploads/${uploadId}/complete`, { method: 'POST' });
+    expect(r.status).toBe(409);
+    const body = (await r.json()) as { error: { message: string; details: { sizeDeclared: boolean } } };
+    expect(body.error.message).toMatch(/no declared size/);
+    expect(body.error.details.sizeDeclared).toBe(false);
+  });
+
   test("request logs never hold an upload token or the events secret", async () => {
     const endpoint = await endpointFor(randomWorkspaceId());
     const token = /\/uppy\/(upt_[^/]+)/.exec(endpoint)![1]!;

@@ -28,6 +28,14 @@ function isLoopback(addr: string | undefined): boolean {
   return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 }
 
+/**
+ * The name the browser used is a loopback one too: a page on another origin whose name was re-pointed at 127.0.0.1
+ * (DNS rebinding) reaches us from loopback with its own name in Host, and must not be handed the token.
+ */
+function isLoopbackHost(host: string | undefined): boolean {
+  return !!host && /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i.test(host);
+}
+
 function sendAsset(req: FastifyRequest, reply: FastifyReply, a: WebAsset, type: string) {
   reply.header('content-type', type).header('etag', a.etag).header('cache-control', 'no-cache');
   if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
@@ -54,7 +62,10 @@ export function createWebRoutes(opts: WebRoutesOptions = {}): FastifyPluginAsync
       sendAsset(req, reply, await webStylesheet(), 'text/css; charset=utf-8'),
     );
     app.get('/web/dev-token', doc('A development token for the page (only under `stowage start` on loopback)'), async (req, reply) => {
-      if (!opts.devPageToken || !isLoopback(req.socket.remoteAddress)) throw errors.notFound('Route');
+      const site = req.headers['sec-fetch-site'];
+      if (!opts.devPageToken || !isLoopback(req.socket.remoteAddress) || !isLoopbackHost(req.headers.host) || (site !== undefined && site !== 'same-origin' && site !== 'none')) {
+        throw errors.notFound('Route');
+      }
       reply.header('cache-control', 'no-store');
       return opts.devPageToken();
     });
