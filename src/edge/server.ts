@@ -150,7 +150,7 @@ export function createEdgeHandler(opts: EdgeOptions): {
       res.writeHead(204, {
         ...CORS_HEADERS,
         'access-control-allow-methods': 'GET, HEAD',
-        'access-control-allow-headers': 'range, if-none-match, if-modified-since',
+        'access-control-allow-headers': 'range, if-range, if-match, if-none-match, if-modified-since, if-unmodified-since',
         'access-control-max-age': '86400',
       });
       res.end();
@@ -255,8 +255,11 @@ export function createEdgeHandler(opts: EdgeOptions): {
 
     const ifNoneMatch = firstHeader(req.headers['if-none-match']);
     const ifModifiedSince = firstHeader(req.headers['if-modified-since']);
+    const ifMatch = firstHeader(req.headers['if-match']);
+    const ifUnmodifiedSince = firstHeader(req.headers['if-unmodified-since']);
+    const ifRange = firstHeader(req.headers['if-range']);
     const rangeHeader = firstHeader(req.headers.range);
-    const range = rangeHeader && !req.headers['if-range'] && RANGE_RE.test(rangeHeader) && rangeHeader !== 'bytes=-' ? rangeHeader : undefined;
+    const range = rangeHeader && RANGE_RE.test(rangeHeader) && rangeHeader !== 'bytes=-' ? rangeHeader : undefined;
     const abort = new AbortController();
     const onClose = () => {
       if (!res.writableFinished) abort.abort();
@@ -284,13 +287,33 @@ export function createEdgeHandler(opts: EdgeOptions): {
       const d = new Date(ifModifiedSince);
       if (!Number.isNaN(d.getTime())) ifModSinceDate = d;
     }
+    // RFC 9110 §13.1.4: If-Unmodified-Since is ignored when If-Match is present (and when it is not a valid date).
+    let ifUnmodSinceDate: Date | undefined;
+    if (ifUnmodifiedSince && !ifMatch) {
+      const d = new Date(ifUnmodifiedSince);
+      if (!Number.isNaN(d.getTime())) ifUnmodSinceDate = d;
+    }
+    const conditions = {
+      // `*` only asks that the object exists, which a successful GET/HEAD shows; not every store takes it.
+      IfMatch: ifMatch !== undefined && ifMatch.trim() !== '*' ? ifMatch : undefined,
+      IfUnmodifiedSince: ifUnmodSinceDate,
+      IfNoneMatch: ifNoneMatch,
+      IfModifiedSince: ifModSinceDate,
+    };
+    // Stores that ignore If-Match / If-Unmodified-Since: check them ourselves on what was returned.
+    const preconditionFails = (etag: string | undefined, lastModified: Date | undefined): boolean =>
+      (ifMatch !== undefined && etag !== undefined && !strongEtagListMatches(ifMatch, etag)) ||
+      (ifUnmodSinceDate !== undefined && lastModified !== undefined && lastModified.getTime() > ifUnmodSinceDate.getTime());
 
     try {
       if (method === 'HEAD') {
-        const head = await client.send(
-          new HeadObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ifNoneMatch, IfModifiedSince: ifModSinceDate }),
-          { abortSignal: abort.signal },
-        );
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...conditions }), {
+          abortSignal: abort.signal,
+        });
+        if (preconditionFails(head.ETag, head.LastModified)) {
+          sendText(res, 412, 'precondition failed\n');
+          return;
+        }
         const h = common(head.ContentType);
         if (head.ETag) h.etag = head.ETag;
         if (head.LastModified) h['last-modified'] = head.LastModified.toUTCString();
@@ -299,17 +322,40 @@ export function createEdgeHandler(opts: EdgeOptions): {
         res.end();
         return;
       }
-      const out = await client.send(
-        new GetObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Range: range,
-          IfNoneMatch: ifNoneMatch,
-          IfModifiedSince: ifModSinceDate,
-        }),
-        { abortSignal: abort.signal },
-      );
+      const getObject = (r: string | undefined) =>
+        client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: r, ...conditions }), { abortSignal: abort.signal });
+      // If-Range (RFC 9110 §13.1.5): the range is served only if the validator matches the object returned (strong
+      // ETag comparison, or the exact Last-Modified date); otherwise the whole object, 200. The ranged answer carries
+      // its own ETag / Last-Modified, so the check and the bytes always belong to the same version.
+      let sendRange = range;
+      let out;
+      try {
+        out = await getObject(range);
+      } catch (err) {
+        const e = err as S3ErrorLike;
+        if (!(range && ifRange !== undefined && (e.$metadata?.httpStatusCode === 416 || e.name === 'InvalidRange'))) throw err;
+        // Unsatisfiable range: that answer stands only if If-Range matches; otherwise the whole (changed) object.
+        const full = await getObject(undefined);
+        if (ifRangeMatches(ifRange, full.ETag, full.LastModified) && !preconditionFails(full.ETag, full.LastModified)) {
+          (full.Body as Readable | undefined)?.destroy();
+          const size = full.ContentLength;
+          sendText(res, 416, 'range not satisfiable\n', size !== undefined ? { 'content-range': `bytes */${size}` } : {});
+          return;
+        }
+        out = full;
+        sendRange = undefined;
+      }
+      if (sendRange && ifRange !== undefined && !ifRangeMatches(ifRange, out.ETag, out.LastModified)) {
+        (out.Body as Readable | undefined)?.destroy();
+        out = await getObject(undefined);
+        sendRange = undefined;
+      }
       const body = out.Body as Readable | undefined;
+      if (preconditionFails(out.ETag, out.LastModified)) {
+        body?.destroy();
+        sendText(res, 412, 'precondition failed\n');
+        return;
+      }
       const h = common(out.ContentType);
       if (out.ETag) h.etag = out.ETag;
       if (out.LastModified) h['last-modified'] = out.LastModified.toUTCString();
@@ -320,7 +366,7 @@ export function createEdgeHandler(opts: EdgeOptions): {
         return;
       }
       if (out.ContentLength !== undefined) h['content-length'] = String(out.ContentLength);
-      const partial = Boolean(range && out.ContentRange);
+      const partial = Boolean(sendRange && out.ContentRange);
       if (partial) h['content-range'] = out.ContentRange!;
       res.writeHead(partial ? 206 : 200, h);
       if (!body) {
@@ -340,6 +386,10 @@ export function createEdgeHandler(opts: EdgeOptions): {
         const etag = e.$response?.headers?.etag ?? (ifNoneMatch && !ifNoneMatch.includes(',') ? ifNoneMatch : undefined);
         if (etag) h.etag = etag;
         send304(res, h);
+        return;
+      }
+      if (status === 412 || e.name === 'PreconditionFailed' || e.name === '412') {
+        sendText(res, 412, 'precondition failed\n');
         return;
       }
       if (status === 404 || e.name === 'NoSuchKey' || e.name === 'NotFound') {
@@ -378,6 +428,22 @@ function etagMatches(header: string, etag: string): boolean {
   const strip = (t: string) => t.trim().replace(/^W\//, '');
   const target = strip(etag);
   return header.split(',').some((t) => strip(t) === target);
+}
+
+/** If-Match: `*`, or a list of entity tags compared strongly (a weak tag never matches). */
+function strongEtagListMatches(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  if (etag.startsWith('W/')) return false;
+  return header.split(',').some((t) => t.trim() === etag);
+}
+
+/** If-Range: a strong entity tag equal to the object's, or an HTTP-date equal to its Last-Modified. */
+function ifRangeMatches(validator: string, etag: string | undefined, lastModified: Date | undefined): boolean {
+  const v = validator.trim();
+  if (v.startsWith('W/')) return false;
+  if (v.startsWith('"')) return etag !== undefined && !etag.startsWith('W/') && v === etag;
+  const d = Date.parse(v);
+  return !Number.isNaN(d) && lastModified !== undefined && lastModified.getTime() === d;
 }
 
 function send304(res: ServerResponse, h: Record<string, string>): void {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomUUID, createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEdgeSigner } from '../../src/cdn/edge.ts';
 import type { CloudFrontSigner } from '../../src/cdn/cloudfront.ts';
@@ -132,6 +132,89 @@ describe.each(edgeTargets())('local edge on $name (signed URLs through the edge)
     expect(r.headers.etag).toBe(first.headers.etag);
     const miss = await get(edge.url, pathOf(url), { 'if-none-match': '"0000"' });
     expect(miss.status).toBe(200);
+  });
+
+  it('If-Range: the range is served when the validator matches (strong ETag, exact Last-Modified), else the whole object', async () => {
+    const p = pathOf((await sign(keyA)).url);
+    const first = await get(edge.url, p);
+    const etag = first.headers.etag as string;
+    const lastModified = first.headers['last-modified'] as string;
+    for (const validator of [etag, lastModified]) {
+      const r = await get(edge.url, p, { range: 'bytes=100-199', 'if-range': validator });
+      expect(r.status).toBe(206);
+      expect(r.headers['content-range']).toBe(`bytes 100-199/${bodyA.length}`);
+      expect(r.body.equals(bodyA.subarray(100, 200))).toBe(true);
+    }
+    for (const validator of ['"0000"', `W/${etag}`, 'Thu, 01 Jan 1970 00:00:00 GMT', new Date(Date.parse(lastModified) - 1000).toUTCString(), 'garbage']) {
+      const r = await get(edge.url, p, { range: 'bytes=100-199', 'if-range': validator });
+      expect(r.status).toBe(200);
+      expect(r.headers['content-range']).toBeUndefined();
+      expect(r.body.equals(bodyA)).toBe(true);
+    }
+    // Unsatisfiable range: 416 if If-Range matches, the whole object if it does not.
+    const beyond = `bytes=${bodyA.length + 10}-`;
+    const bad = await get(edge.url, p, { range: beyond, 'if-range': etag });
+    expect(bad.status).toBe(416);
+    expect(bad.headers['content-range']).toBe(`bytes */${bodyA.length}`);
+    const changed = await get(edge.url, p, { range: beyond, 'if-range': '"0000"' });
+    expect(changed.status).toBe(200);
+    expect(changed.body.equals(bodyA)).toBe(true);
+  });
+
+  it('If-Match / If-Unmodified-Since → 412 when they fail (GET and HEAD)', async () => {
+    const p = pathOf((await sign(keyA)).url);
+    const first = await get(edge.url, p);
+    const etag = first.headers.etag as string;
+    const lastModified = first.headers['last-modified'] as string;
+    for (const method of ['GET', 'HEAD']) {
+      const failing: Record<string, string>[] = [
+        { 'if-match': '"0000"' },
+        { 'if-match': `W/${etag}` },
+        { 'if-unmodified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' },
+      ];
+      for (const h of failing) {
+        const r = await get(edge.url, p, h, method);
+        expect(r.status, `${method} ${JSON.stringify(h)}`).toBe(412);
+        expect(r.body.toString()).not.toContain(bodyA.subarray(0, 50).toString());
+      }
+      const passing: Record<string, string>[] = [
+        { 'if-match': etag },
+        { 'if-match': `"0000", ${etag}` },
+        { 'if-match': '*' },
+        { 'if-unmodified-since': lastModified },
+        // If-Unmodified-Since is ignored when If-Match is present.
+        { 'if-match': etag, 'if-unmodified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' },
+      ];
+      for (const h of passing) {
+        const r = await get(edge.url, p, h, method);
+        expect(r.status, `${method} ${JSON.stringify(h)}`).toBe(200);
+        if (method === 'GET') expect(r.body.equals(bodyA)).toBe(true);
+      }
+    }
+    // A store that ignores the conditional headers: the edge checks them itself.
+    const ignoring = {
+      send(cmd: { input: Record<string, unknown> }, o?: unknown) {
+        delete cmd.input.IfMatch;
+        delete cmd.input.IfUnmodifiedSince;
+        return (s3.client.send as (c: unknown, o?: unknown) => Promise<unknown>)(cmd, o);
+      },
+    } as unknown as S3Client;
+    const lax = await startEdge({ s3: { bucket: s3.bucket }, client: ignoring, publicKeys: { [KID]: kp.publicKey } });
+    try {
+      const laxSigner = createEdgeSigner({ baseUrl: lax.url, keyPairId: KID, privateKey: kp.privateKey });
+      const signed = await laxSigner.sign({ key: keyA, filename: 'a.pdf', contentType: 'application/pdf', ttlSeconds: 60, now: now() });
+      const lp = pathOf(signed.url);
+      for (const method of ['GET', 'HEAD']) {
+        expect((await get(lax.url, lp, { 'if-match': '"0000"' }, method)).status).toBe(412);
+        expect((await get(lax.url, lp, { 'if-unmodified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' }, method)).status).toBe(412);
+        expect((await get(lax.url, lp, { 'if-match': etag }, method)).status).toBe(200);
+      }
+    } finally {
+      await lax.close();
+    }
+    // With a range: precondition first.
+    expect((await get(edge.url, p, { range: 'bytes=0-9', 'if-match': '"0000"' })).status).toBe(412);
+    expect((await get(edge.url, p, { range: 'bytes=0-9', 'if-match': etag })).status).toBe(206);
   });
 
   it('HEAD', async () => {
