@@ -179,6 +179,19 @@ function isStatementError(err: unknown): boolean {
 }
 
 /** A file in a workspace; null for ids that do not exist or belong to another workspace. */
+/**
+ * Pushes a pending file's expiry to at least `until` (a lease for a completion in progress: the expiry sweeper claims
+ * only rows past expires_at, so it cannot expire the upload under the completion). Null when the file is no longer
+ * pending (a sweeper holding the row commits first; this then sees its result).
+ */
+export async function extendPendingExpiry(q: Queryable, id: string, until: Date): Promise<FileRow | null> {
+  const r = await q.query(
+    `UPDATE files SET expires_at = greatest(expires_at, $2::timestamptz) WHERE id = $1 AND status = 'pending' RETURNING ${FILE_COLUMNS}`,
+    [id, until],
+  );
+  return r.rows[0] ? toFileRow(r.rows[0]) : null;
+}
+
 export async function getFile(q: Queryable, workspaceId: string, id: string): Promise<FileRow | null> {
   const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE id = $1 AND workspace_id = $2`, [id, workspaceId]);
   return r.rows[0] ? toFileRow(r.rows[0]) : null;

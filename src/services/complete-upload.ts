@@ -6,7 +6,7 @@ import { fileTypeFromBuffer } from 'file-type';
 import type { Deps } from './deps.ts';
 import type { HeadResult } from '../storage/port.ts';
 import { errors } from '../errors/index.ts';
-import { getFile, type FileRow } from '../db/files.ts';
+import { extendPendingExpiry, getFile, type FileRow } from '../db/files.ts';
 import { essenceOf } from '../domain/content-types.ts';
 import { storedContentDisposition } from '../domain/disposition.ts';
 import { isUuid } from '../domain/keys.ts';
@@ -196,6 +196,9 @@ export function registerMultipartFinisher(f: MultipartFinisher | null): void {
  * `parts`: optionally, the client's list of every part with the ETag storage answered (multipart uploads of declared
  * size), which spares listing the parts in storage; a list that does not name each part once is a 400.
  */
+/** How long a completion may take (CompleteMultipartUpload of a large upload, verification) before the sweeper may act. */
+const COMPLETION_LEASE_MS = 10 * 60_000;
+
 export async function completeUpload(
   deps: Deps,
   workspaceId: string,
@@ -203,9 +206,20 @@ export async function completeUpload(
   parts?: readonly ClaimedPart[],
 ): Promise<FileRow> {
   if (!isUuid(fileId)) throw errors.notFound('Upload');
-  const row = await getFile(deps.db, workspaceId, fileId);
+  let row = await getFile(deps.db, workspaceId, fileId);
   if (!row) throw errors.notFound('Upload');
   if (row.status !== 'pending') return completionOutcome(row);
+  // Close to (or past) its expiry, the upload could be expired by the sweeper while storage completes it: take a lease.
+  const leaseUntil = new Date(deps.now().getTime() + COMPLETION_LEASE_MS);
+  if (row.expiresAt < leaseUntil) {
+    const leased = await extendPendingExpiry(deps.db, row.id, leaseUntil);
+    if (!leased) {
+      const now = await getFile(deps.db, workspaceId, fileId);
+      if (!now) throw errors.notFound('Upload');
+      return completionOutcome(now);
+    }
+    row = leased;
+  }
   let claimed: readonly ClaimedPart[] | undefined;
   if (parts && row.uploadMethod !== 'multipart') throw errors.invalidRequest('parts apply only to multipart uploads');
   // An upload of undeclared size (Uppy) is measured from storage's own part list: a claimed one is not needed.

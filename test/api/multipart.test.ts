@@ -178,6 +178,33 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     }
   });
 
+  test('a completion running past the upload\'s expiry holds a lease: the sweeper cannot expire it meanwhile', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart' });
+    const id = c.body.file.id as string;
+    for (const p of c.body.upload.parts as { partNumber: number; url: string; headers: Record<string, string> }[]) {
+      expect((await fetch(p.url, { method: 'PUT', headers: p.headers, body: partBytes(p.partNumber) as BodyInit })).status).toBe(200);
+    }
+    // Expired a minute ago, not yet swept: the client's complete comes in just now.
+    await app.deps.db.query("UPDATE files SET expires_at = now() - interval '1 minute' WHERE id = $1", [id]);
+    const { sweepExpired } = await import('../../src/services/sweep-expired.ts');
+    let sweptDuringCompletion: number | null = null;
+    const complete = vi.spyOn(app.deps.storage, 'completeMultipart').mockImplementation(async function (this: unknown, ...args) {
+      // The sweeper runs while storage is completing the upload (it would find no object yet).
+      sweptDuringCompletion = (await sweepExpired(app.deps, { workspaceId: ws })).expired;
+      complete.mockRestore();
+      return app.deps.storage.completeMultipart(...args);
+    });
+    try {
+      const done = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST' });
+      expect(sweptDuringCompletion).toBe(0);
+      expect(done.status).toBe(200);
+      expect(done.body.file.status).toBe('available');
+    } finally {
+      complete.mockRestore();
+    }
+  });
+
   test('no part URLs in the create answer when the parts will carry checksums (each URL must sign one)', async () => {
     const ws = randomWorkspaceId();
     const c = await create(ws, { method: 'multipart', partChecksums: true });
