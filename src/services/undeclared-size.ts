@@ -30,12 +30,15 @@ export async function declareMeasuredSize(
   else if (!ws || m.size > ws.maxFileSize) refusal = 'file_too_large';
   if (!refusal) {
     const outcome = await withTransaction(deps.db, async (tx) => {
-      if (!(await reserveBytes(tx, row.workspaceId, m.size))) return 'quota_exceeded' as const;
+      // The file row first, then the workspace row: the lock order of every transition and of the sweeper (the other
+      // order could deadlock with a sweeper batch holding this row while it probes storage).
       const updated = await declareFileSize(tx, row.id, m);
       if (!updated) throw new RaceLost();
+      if (!(await reserveBytes(tx, row.workspaceId, m.size))) throw new QuotaRefused(); // rolls the size back
       return updated;
     }).catch((err) => {
       if (err instanceof RaceLost) return 'raced' as const;
+      if (err instanceof QuotaRefused) return 'quota_exceeded' as const;
       throw err;
     });
     if (outcome === 'raced') return (await getFile(deps.db, row.workspaceId, row.id)) ?? row;
@@ -61,3 +64,4 @@ export async function measureUndeclared(deps: Deps, row: FileRow): Promise<FileR
 }
 
 class RaceLost extends Error {}
+class QuotaRefused extends Error {}
