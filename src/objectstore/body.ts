@@ -104,7 +104,9 @@ export function planBody(req: IncomingMessage, auth: AuthInfo, maxSize: number, 
     if (!chunked) throw s3err('InvalidRequest', 'x-amz-trailer requires an aws-chunked body');
     plan.checksum = { alg, trailer: true };
   } else if (sdkAlg) {
-    plan.checksum = { alg: sdkAlg, trailer: false };
+    // AWS: "When you send this header, there must be a corresponding x-amz-checksum-<algorithm> or x-amz-trailer
+    // header sent. Otherwise, Amazon S3 fails the request with the HTTP status code 400 Bad Request."
+    throw s3err('InvalidRequest', 'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.');
   } else if (opts.checksumAlgorithm) {
     plan.checksum = { alg: opts.checksumAlgorithm, trailer: false };
   }

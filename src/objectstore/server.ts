@@ -11,7 +11,7 @@ import { S3Error, s3err } from './errors.ts';
 import { Notifier, notificationXml, parseNotificationConfig, type EventInput, type S3EventRecord } from './notify.ts';
 import { handlePostObject } from './post.ts';
 import { FsStore, type ObjectHeaders, type ObjectMeta, type PartMeta } from './store.ts';
-import { parseQuery, safeDecode, verifySigV4, type AuthInfo } from './sigv4.ts';
+import { parseQuery, safeDecode, sha256hex, verifySigV4, type AuthInfo } from './sigv4.ts';
 import { doc, el, esc, list, parseXml, text, type XmlNode } from './xml.ts';
 
 export interface ObjectStoreLogger {
@@ -154,6 +154,24 @@ const RESPONSE_NAMES: Record<keyof ObjectHeaders, string> = {
 };
 
 /** Stored system headers and x-amz-meta-* from a request (or from form fields for POST). */
+const PRESIGN_AUTH_PARAMS = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-security-token', 'x-amz-content-sha256']);
+
+/**
+ * A presigned URL may carry request headers as query parameters (the SDK presigner hoists x-amz-meta-*,
+ * x-amz-checksum-*, x-amz-sdk-checksum-algorithm…). Every query parameter of a presigned URL is signed, so AWS treats
+ * them as the headers they name: metadata is stored and checksums are verified. A header sent as well must agree.
+ */
+function promoteSignedQueryHeaders(ctx: Ctx): void {
+  const h = ctx.req.headers;
+  for (const [k, v] of ctx.query) {
+    const name = k.toLowerCase();
+    if (!name.startsWith('x-amz-') || PRESIGN_AUTH_PARAMS.has(name)) continue;
+    const sent = h[name];
+    if (sent === undefined) h[name] = v;
+    else if (sent !== v) throw s3err('InvalidRequest', `The ${name} query parameter and header of this presigned request differ.`);
+  }
+}
+
 export function collectHeaders(get: (name: string) => string | undefined, names: Iterable<string>): { headers: ObjectHeaders; userMeta: Record<string, string> } {
   const headers: ObjectHeaders = {};
   for (const [field, name] of HEADER_FIELDS) {
@@ -331,6 +349,9 @@ export class S3Server implements Server {
         { method, rawPath, query, rawHeaders: req.rawHeaders, headers: req.headers },
         { credentials: this.credentials, region: this.opts.region, now: this.opts.now },
       );
+      if (ctx.auth.presigned) promoteSignedQueryHeaders(ctx);
+      // X-Amz-* (auth, or hoisted headers) and x-id are not sub-resources: they never select an operation
+      for (const k of [...ctx.query.keys()]) if (/^x-amz-/i.test(k) || k === 'x-id') ctx.query.delete(k);
       if (Buffer.byteLength(ctx.key) > 1024) throw s3err('KeyTooLongError', undefined, { Size: String(Buffer.byteLength(ctx.key)), MaxSizeAllowed: '1024' });
       await this.route(ctx, method);
     } catch (e) {
@@ -557,6 +578,11 @@ export class S3Server implements Server {
 
   private async createBucket(ctx: Ctx): Promise<void> {
     const body = await readSmallBody(ctx.req, 64 * 1024);
+    // a signed payload hash covers this body too
+    const signedHash = ctx.auth!.payloadHash;
+    if (/^[0-9a-f]{64}$/.test(signedHash) && sha256hex(body) !== signedHash) {
+      throw s3err('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: signedHash, S3ComputedContentSHA256: sha256hex(body) });
+    }
     if (body.length) {
       const root = parseXml(body, 'CreateBucketConfiguration');
       const lc = text(root, 'LocationConstraint');
@@ -628,6 +654,7 @@ export class S3Server implements Server {
       const pn = query.get('partNumber')!;
       if (!/^\d+$/.test(pn) || +pn < 1 || +pn > MAX_PARTS) throw s3err('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: pn });
       partNumber = +pn;
+      if (req.headers.range !== undefined) throw s3err('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
     }
     const checksumMode = (req.headers['x-amz-checksum-mode'] as string | undefined)?.toUpperCase() === 'ENABLED';
     const headers = objectResponseHeaders(meta, checksumMode);
@@ -961,8 +988,9 @@ export class S3Server implements Server {
     const upload = this.store.getUpload(ctx.bucket, ctx.key, uploadId);
     const max = Math.min(MAX_PART, this.opts.maxObjectSize);
     const plan = planBody(req, ctx.auth!, max, { checksumAlgorithm: upload.meta.checksumAlgorithm });
-    if (upload.meta.checksumAlgorithm && plan.checksum && plan.checksum.alg !== upload.meta.checksumAlgorithm) {
-      throw s3err('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${upload.meta.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${plan.checksum.alg.toLowerCase()}`);
+    // an upload created without a checksum algorithm takes no part checksums (AWS: "expected checksum Type: null")
+    if (plan.checksum && plan.checksum.alg !== upload.meta.checksumAlgorithm) {
+      throw s3err('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${upload.meta.checksumAlgorithm?.toLowerCase() ?? 'null'}, actual checksum Type: ${plan.checksum.alg.toLowerCase()}`);
     }
     const tmp = this.store.tmpFile();
     const body = await receiveBody(req, ctx.auth!, plan, tmp, max);

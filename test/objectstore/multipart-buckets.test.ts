@@ -202,6 +202,20 @@ forEachTarget('multipart & buckets', (t: S3Target) => {
   });
 
   // ------------------------------------------------------------------------------------------------ 7. buckets
+  it('UploadPart with a checksum on an upload created without a checksum algorithm → 400 InvalidRequest (Checksum Type mismatch)', async () => {
+    const id = await create('mp/nochecksum.bin');
+    const body = Buffer.from('part with a checksum');
+    await expectRefusal(
+      t,
+      part('mp/nochecksum.bin', id, 1, body, { ChecksumCRC32: checksumOf('CRC32', body) }),
+      { status: 400, code: 'InvalidRequest' },
+      'UploadPart with x-amz-checksum-crc32 on an upload created without a checksum algorithm',
+    );
+    // without a checksum the part is accepted
+    expect((await part('mp/nochecksum.bin', id, 1, body)).ETag).toBe(`"${md5(body).toString('hex')}"`);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp/nochecksum.bin', UploadId: id }));
+  });
+
   it('CreateBucket / HeadBucket / ListBuckets / DeleteBucket (BucketNotEmpty, NoSuchBucket, InvalidBucketName)', async () => {
     const name = `conf-bkt-${randomBytes(6).toString('hex')}`;
     await s3.send(new CreateBucketCommand({ Bucket: name }));
