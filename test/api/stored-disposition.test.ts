@@ -209,7 +209,7 @@ describe.each(apiTargets())('stored Content-Disposition (cloudfront strategy) on
     }
 
     // Uppy 5 may ask for a PUT: the signed header is in `headers`, which it sends.
-    const put = await uppy('GET', `/params?filename=${encodeURIComponent(PNG_NAME)}&type=image%2Fpng&method=PUT`);
+    const put = await uppy('GET', `/params?filename=${encodeURIComponent(PNG_NAME)}&type=image%2Fpng&method=PUT&size=${PNG_1x1.length}`);
     expect(put.body.method).toBe('PUT');
     expect(put.body.headers['Content-Disposition']).toBe(PNG_DISPOSITION);
     const key = new URL(put.body.url).pathname.split('/').slice(2).map(decodeURIComponent).join('/');
