@@ -32,6 +32,22 @@ export interface S3EventRecord {
   };
 }
 
+/** What a pending event waits for: the object version written (created) or removed under the key's lock. */
+export interface EventMarker {
+  bucket: string;
+  key: string;
+  kind: 'created' | 'removed';
+  version: string;
+}
+
+/** Events written as pending before a commit: promote() once the commit is in place, discard() if it failed. */
+export interface PreparedEvents {
+  promote(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+const NO_EVENTS: PreparedEvents = { promote: async () => {}, discard: async () => {} };
+
 export interface EventInput {
   bucket: string;
   key: string;
@@ -104,6 +120,17 @@ export function parseNotificationConfig(body: Buffer): NotificationTarget[] {
   return out;
 }
 
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch {
+    /* some filesystems refuse fsync on a directory */
+  } finally {
+    await fh.close();
+  }
+}
+
 export function notificationXml(targets: NotificationTarget[]): string {
   const tags = { Topic: 'TopicConfiguration', Queue: 'QueueConfiguration', CloudFunction: 'CloudFunctionConfiguration' };
   return targets
@@ -135,6 +162,8 @@ export function eventKey(key: string): string {
 
 interface QueueItem {
   id: string;
+  /** only in a .pending file */
+  marker?: EventMarker;
   url: string;
   body: string;
   attempts: number;
@@ -171,8 +200,27 @@ export class Notifier {
     this.queueDir = path.join(opts.dir, 'events');
   }
 
-  async open(): Promise<void> {
+  /**
+   * Loads the queue. Pending events (written before a commit that a crash may have interrupted) are promoted when
+   * `committed(marker)` says their commit is in place, and dropped otherwise.
+   */
+  async open(committed: (m: EventMarker) => boolean = () => false): Promise<void> {
     await fsp.mkdir(this.queueDir, { recursive: true });
+    for (const f of (await fsp.readdir(this.queueDir)).filter((n) => n.endsWith('.pending'))) {
+      const file = path.join(this.queueDir, f);
+      let item: QueueItem | undefined;
+      try {
+        item = JSON.parse(await fsp.readFile(file, 'utf8')) as QueueItem;
+      } catch {
+        item = undefined;
+      }
+      if (item?.marker && committed(item.marker)) {
+        await fsp.rename(file, path.join(this.queueDir, `${item.id}.json`));
+        this.opts.log('info', 'objectstore: promoted an event whose commit completed before a crash', { id: item.id });
+      } else {
+        await fsp.rm(file, { force: true });
+      }
+    }
     const files = (await fsp.readdir(this.queueDir)).filter((f) => f.endsWith('.json')).sort();
     for (const f of files) {
       try {
@@ -225,19 +273,19 @@ export class Notifier {
     return rec;
   }
 
-  /** Call only after the write is durable. Resolves once webhook deliveries are persisted. */
-  async emit(targets: NotificationTarget[] | undefined, events: EventInput[]): Promise<void> {
+  /**
+   * Before a commit (under the key's lock): writes the webhook deliveries of `events` as pending files (fsynced) and
+   * returns the handle that publishes them after the commit (deliveries queued, subscribers called) or drops them.
+   * A failure to write them fails the commit. Nothing is written when no webhook is configured for these events.
+   */
+  async prepare(targets: NotificationTarget[] | undefined, events: EventInput[], marker: EventMarker): Promise<PreparedEvents> {
+    if (!events.length || (!this.subscribers.size && !targets?.length)) return NO_EVENTS;
+    const records: S3EventRecord[] = [];
     const items: QueueItem[] = [];
     for (const ev of events) {
       const sequencer = this.sequencer();
       const time = new Date().toISOString();
-      for (const fn of this.subscribers) {
-        try {
-          fn(this.record(ev, 'stowage-subscriber', sequencer, time));
-        } catch (e) {
-          this.opts.log('warn', 'objectstore: event subscriber threw', { err: String(e) });
-        }
-      }
+      if (this.subscribers.size) records.push(this.record(ev, 'stowage-subscriber', sequencer, time));
       for (const t of targets ?? []) {
         if (!eventMatches(t.events, ev.eventName)) continue;
         if (t.prefix !== undefined && !ev.key.startsWith(t.prefix)) continue;
@@ -246,13 +294,47 @@ export class Notifier {
         items.push({ id: `${Date.now().toString().padStart(15, '0')}-${sequencer}-${randomUUID()}`, url: t.url, body, attempts: 0, nextAt: 0 });
       }
     }
-    for (const item of items) {
-      const tmp = path.join(this.queueDir, `${item.id}.tmp`);
-      await fsp.writeFile(tmp, JSON.stringify(item));
-      await fsp.rename(tmp, path.join(this.queueDir, `${item.id}.json`));
-      this.enqueue(item);
-      this.kick(item.url);
+    const written: string[] = [];
+    const drop = async () => {
+      for (const f of written) await fsp.rm(f, { force: true }).catch(() => {});
+    };
+    try {
+      for (const item of items) {
+        const file = path.join(this.queueDir, `${item.id}.pending`);
+        const fh = await fsp.open(file, 'wx');
+        written.push(file);
+        try {
+          await fh.writeFile(JSON.stringify({ ...item, marker }));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+      if (items.length) await syncDir(this.queueDir);
+    } catch (e) {
+      await drop();
+      throw e;
     }
+    return {
+      discard: drop,
+      promote: async () => {
+        for (const r of records) {
+          for (const fn of this.subscribers) {
+            try {
+              fn(r);
+            } catch (e) {
+              this.opts.log('warn', 'objectstore: event subscriber threw', { err: String(e) });
+            }
+          }
+        }
+        for (const item of items) await fsp.rename(path.join(this.queueDir, `${item.id}.pending`), path.join(this.queueDir, `${item.id}.json`));
+        if (items.length) await syncDir(this.queueDir);
+        for (const item of items) {
+          this.enqueue(item);
+          this.kick(item.url);
+        }
+      },
+    };
   }
 
   pending(): number {

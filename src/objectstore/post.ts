@@ -258,8 +258,7 @@ export async function handlePostObject(server: S3Server, ctx: Ctx): Promise<void
     segments: [{ file, size: body.size }],
     version: randomBytes(8).toString('hex'),
   };
-  await server.store.commit(ctx.bucket, meta);
-  await server.emit(ctx, ctx.bucket, [{ key, eventName: 'ObjectCreated:Post', size: meta.size, etag: meta.etag }]);
+  await server.store.commit(ctx.bucket, meta, undefined, server.events(ctx, ctx.bucket, key, 'ObjectCreated:Post'));
   const location = `http://${req.headers.host ?? 'localhost'}/${ctx.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
   const cors = server.corsFor(ctx, 'POST');
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');

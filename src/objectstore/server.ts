@@ -8,9 +8,9 @@ import { planBody, readSmallBody, receiveBody, receiveBodyToBuffer } from './bod
 import { checksumHeader, newHasher, parseAlgorithm, validChecksumValue, type ChecksumAlgorithm, CHECKSUM_ALGORITHMS } from './checksums.ts';
 import { corsHeaders, corsXml, matchCors, parseCors } from './cors.ts';
 import { S3Error, s3err } from './errors.ts';
-import { Notifier, notificationXml, parseNotificationConfig, type EventInput, type S3EventRecord } from './notify.ts';
+import { Notifier, notificationXml, parseNotificationConfig, type EventInput, type EventMarker, type S3EventRecord } from './notify.ts';
 import { handlePostObject } from './post.ts';
-import { FsStore, type ObjectHeaders, type ObjectMeta, type PartMeta } from './store.ts';
+import { FsStore, type EventHook, type ObjectHeaders, type ObjectMeta, type PartMeta } from './store.ts';
 import { parseQuery, safeDecode, sha256hex, verifySigV4, type AuthInfo } from './sigv4.ts';
 import { doc, el, esc, list, parseXml, text, type XmlNode } from './xml.ts';
 
@@ -273,7 +273,7 @@ export class S3Server implements Server {
   }
 
   private async listen(): Promise<ObjectStore> {
-    await this.notifier.open();
+    await this.notifier.open((m) => this.store.committed(m));
     const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 } as http.ServerOptions, (req, res) => {
       void this.handle(req, res);
     });
@@ -552,19 +552,29 @@ export class S3Server implements Server {
     this.sendXml(ctx, 200, doc('NotificationConfiguration', notificationXml(cfg.notifications ?? [])));
   }
 
-  async emit(ctx: Ctx, bucket: string, events: Array<Pick<EventInput, 'key' | 'eventName' | 'size' | 'etag'>>): Promise<void> {
-    if (!events.length) return;
-    const cfg = this.store.hasBucket(bucket) ? this.store.bucket(bucket) : undefined;
-    const principal = ctx.auth?.accessKeyId ?? 'anonymous';
-    const sourceIp = ctx.req.socket.remoteAddress ?? '';
-    try {
-      await this.notifier.emit(
-        cfg?.notifications,
-        events.map((e) => ({ ...e, bucket, principal, sourceIp, requestId: ctx.requestId, hostId: ctx.hostId })),
-      );
-    } catch (e) {
-      this.log('error', 'objectstore: could not persist event notifications', { err: String(e) });
-    }
+  /**
+   * The event notification of a commit: written as pending under the key's lock before the commit becomes visible
+   * (a failure to write it fails the request), published right after it (see EventHook and Notifier.prepare).
+   */
+  events(ctx: Ctx, bucket: string, key: string, eventName: string): EventHook {
+    return async (current, next) => {
+      const cfg = this.store.hasBucket(bucket) ? this.store.bucket(bucket) : undefined;
+      const ev: EventInput = {
+        key,
+        eventName,
+        bucket,
+        principal: ctx.auth?.accessKeyId ?? 'anonymous',
+        sourceIp: ctx.req.socket.remoteAddress ?? '',
+        requestId: ctx.requestId,
+        hostId: ctx.hostId,
+      };
+      if (next) {
+        ev.size = next.size;
+        ev.etag = next.etag;
+      }
+      const marker: EventMarker = next ? { bucket, key, kind: 'created', version: next.version } : { bucket, key, kind: 'removed', version: current?.version ?? '' };
+      return this.notifier.prepare(cfg?.notifications, [ev], marker);
+    };
   }
 
   // ------------------------------------------------------------------------------------------------ buckets
@@ -623,8 +633,7 @@ export class S3Server implements Server {
       segments: [{ file, size: body.size }],
       version: randomBytes(8).toString('hex'),
     };
-    await this.store.commit(ctx.bucket, meta, cond);
-    await this.emit(ctx, ctx.bucket, [{ key: ctx.key, eventName: 'ObjectCreated:Put', size: meta.size, etag: meta.etag }]);
+    await this.store.commit(ctx.bucket, meta, cond, this.events(ctx, ctx.bucket, ctx.key, 'ObjectCreated:Put'));
     const out: Record<string, string> = { ...this.corsFor(ctx), ETag: quoteEtag(meta.etag), 'Content-Length': '0' };
     if (meta.checksum) {
       out[checksumHeader(meta.checksum.alg)] = meta.checksum.value;
@@ -727,8 +736,7 @@ export class S3Server implements Server {
 
   private async deleteObject(ctx: Ctx): Promise<void> {
     this.store.bucket(ctx.bucket);
-    const old = await this.store.deleteObject(ctx.bucket, ctx.key);
-    if (old) await this.emit(ctx, ctx.bucket, [{ key: ctx.key, eventName: 'ObjectRemoved:Delete' }]);
+    await this.store.deleteObject(ctx.bucket, ctx.key, this.events(ctx, ctx.bucket, ctx.key, 'ObjectRemoved:Delete'));
     ctx.res.writeHead(204, this.corsFor(ctx));
     ctx.res.end();
   }
@@ -759,6 +767,13 @@ export class S3Server implements Server {
     // Keys are deleted concurrently (bounded), each under its own key lock in the store — a key named twice is
     // deleted once and reported twice, as with sequential deletes. Results and events keep the request's order.
     const results: Array<{ removed: boolean } | S3Error> = new Array(keys.length);
+    // The events of the keys that exist are written as pending first, in request order (so their sequencers and
+    // deliveries follow the request); each is published if its key was removed, dropped otherwise.
+    const prepared: Array<Awaited<ReturnType<EventHook>> | undefined> = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const current = Buffer.byteLength(keys[i]!) <= 1024 ? this.store.head(ctx.bucket, keys[i]!) : undefined;
+      if (current) prepared[i] = await this.events(ctx, ctx.bucket, keys[i]!, 'ObjectRemoved:Delete')(current, undefined);
+    }
     let next = 0;
     const worker = async () => {
       while (next < keys.length) {
@@ -773,8 +788,20 @@ export class S3Server implements Server {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+    for (let i = 0; i < keys.length; i++) {
+      const r = results[i]!;
+      const removed = !(r instanceof S3Error) && r.removed;
+      try {
+        if (removed) {
+          // a key created after the pending events were written has none yet
+          const p = prepared[i] ?? (await this.events(ctx, ctx.bucket, keys[i]!, 'ObjectRemoved:Delete')(undefined, undefined));
+          await p.promote();
+        } else await prepared[i]?.discard();
+      } catch (e) {
+        this.log('error', 'objectstore: could not publish event notifications; they stay pending until the next start', { err: String(e) });
+      }
+    }
     let out = '';
-    const events: Array<Pick<EventInput, 'key' | 'eventName'>> = [];
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       const r = results[i]!;
@@ -782,10 +809,8 @@ export class S3Server implements Server {
         out += `<Error>${el('Key', key)}${el('Code', r.code)}${el('Message', r.message)}</Error>`;
         continue;
       }
-      if (r.removed) events.push({ key, eventName: 'ObjectRemoved:Delete' });
       if (!quiet) out += `<Deleted>${el('Key', key)}</Deleted>`;
     }
-    await this.emit(ctx, ctx.bucket, events);
     this.sendXml(ctx, 200, doc('DeleteResult', out));
   }
 
@@ -862,8 +887,7 @@ export class S3Server implements Server {
     } finally {
       release();
     }
-    await this.store.commit(ctx.bucket, meta, cond);
-    await this.emit(ctx, ctx.bucket, [{ key: ctx.key, eventName: 'ObjectCreated:Copy', size: meta.size, etag: meta.etag }]);
+    await this.store.commit(ctx.bucket, meta, cond, this.events(ctx, ctx.bucket, ctx.key, 'ObjectCreated:Copy'));
     const cs = meta.checksum ? el(`Checksum${meta.checksum.alg}`, meta.checksum.value) : '';
     this.sendXml(ctx, 200, doc('CopyObjectResult', el('LastModified', isoDate(meta.lastModified)) + el('ETag', quoteEtag(meta.etag)) + cs));
   }
@@ -1148,8 +1172,8 @@ export class S3Server implements Server {
         };
       },
       (cur) => cond?.(cur),
+      this.events(ctx, ctx.bucket, ctx.key, 'ObjectCreated:CompleteMultipartUpload'),
     );
-    await this.emit(ctx, ctx.bucket, [{ key: ctx.key, eventName: 'ObjectCreated:CompleteMultipartUpload', size: meta.size, etag: meta.etag }]);
     const host = ctx.req.headers.host ?? 'localhost';
     const inner =
       el('Location', `http://${host}/${ctx.bucket}/${encodeURI(ctx.key)}`) +

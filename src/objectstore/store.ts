@@ -108,6 +108,12 @@ function newBucket(config: BucketConfig): Bucket {
   return { config, objects: new Map(), keys: [], gen: randomBytes(4).toString('hex'), commits: 0, deleting: false };
 }
 
+/**
+ * Runs under the key's lock just before a commit (or delete) becomes visible, with the object it replaces: writes the
+ * event notifications as pending and returns how to publish them once the commit is in place, or drop them.
+ */
+export type EventHook = (current: ObjectMeta | undefined, next: ObjectMeta | undefined) => Promise<{ promote(): Promise<void>; discard(): Promise<void> }>;
+
 export type StoreLog = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 
 function pidAlive(pid: number): boolean {
@@ -572,7 +578,7 @@ export class FsStore {
    * Commits object metadata atomically under the key's lock. `check` runs under the lock with the current object
    * (conditional writes). Returns the previous object. On failure the new data files are removed.
    */
-  async commit(bucket: string, meta: ObjectMeta, check?: (current: ObjectMeta | undefined) => void): Promise<ObjectMeta | undefined> {
+  async commit(bucket: string, meta: ObjectMeta, check?: (current: ObjectMeta | undefined) => void, events?: EventHook): Promise<ObjectMeta | undefined> {
     try {
       return await this.locks.run(`obj\0${bucket}\0${meta.key}`, async () => {
         const b = this.getBucket(bucket);
@@ -586,9 +592,16 @@ export class FsStore {
         try {
           const current = b.objects.get(meta.key);
           check?.(current);
-          await writeJsonAtomic(this.metaPath(bucket, meta.key), this.tmpDir, meta);
+          const prepared = await events?.(current, meta);
+          try {
+            await writeJsonAtomic(this.metaPath(bucket, meta.key), this.tmpDir, meta);
+          } catch (e) {
+            await prepared?.discard();
+            throw e;
+          }
           b.objects.set(meta.key, meta);
           if (!current) b.keys.splice(lowerBound(b.keys, meta.key), 0, meta.key);
+          await this.publish(prepared);
           if (current) await this.release(bucket, current);
           return current;
         } finally {
@@ -605,14 +618,37 @@ export class FsStore {
     }
   }
 
+  /** Publishes events prepared for a commit now in place; a failure leaves them pending (promoted at the next start). */
+  private async publish(prepared: Awaited<ReturnType<EventHook>> | undefined): Promise<void> {
+    try {
+      await prepared?.promote();
+    } catch (e) {
+      this.log('error', 'objectstore: could not publish event notifications; they stay pending until the next start', { err: String(e) });
+    }
+  }
+
+  /** Whether the write a pending event waited for is in place (startup recovery of event notifications). */
+  committed(m: { bucket: string; key: string; kind: 'created' | 'removed'; version: string }): boolean {
+    const cur = this.buckets.get(m.bucket)?.objects.get(m.key);
+    return m.kind === 'created' ? cur?.version === m.version : cur?.version !== m.version;
+  }
+
   /** Deletes a key (no error if absent). Returns the deleted object, if there was one. */
-  async deleteObject(bucket: string, key: string): Promise<ObjectMeta | undefined> {
+  async deleteObject(bucket: string, key: string, events?: EventHook): Promise<ObjectMeta | undefined> {
     return this.locks.run(`obj\0${bucket}\0${key}`, async () => {
       const b = this.getBucket(bucket);
       const current = b.objects.get(key);
       if (!current) return undefined;
-      await unlinkIfExists(this.metaPath(bucket, key));
+      const prepared = await events?.(current, undefined);
+      try {
+        await unlinkIfExists(this.metaPath(bucket, key));
+        await fsyncDir(path.dirname(this.metaPath(bucket, key)));
+      } catch (e) {
+        await prepared?.discard();
+        throw e;
+      }
       b.objects.delete(key);
+      await this.publish(prepared);
       const i = lowerBound(b.keys, key);
       if (b.keys[i] === key) b.keys.splice(i, 1);
       await this.release(bucket, current);
@@ -711,6 +747,7 @@ export class FsStore {
     uploadId: string,
     build: (u: Upload) => { meta: Omit<ObjectMeta, 'segments'>; parts: PartMeta[] },
     check: (current: ObjectMeta | undefined) => void,
+    events?: EventHook,
   ): Promise<ObjectMeta> {
     return this.locks.run(`upload\0${uploadId}`, async () => {
       const u = this.getUpload(bucket, key, uploadId);
@@ -725,7 +762,7 @@ export class FsStore {
         throw e;
       }
       const full: ObjectMeta = { ...meta, segments };
-      await this.commit(bucket, full, check);
+      await this.commit(bucket, full, check, events);
       this.uploads.delete(uploadId);
       await fsp.rm(dir, { recursive: true, force: true });
       return full;

@@ -5,13 +5,26 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs, { existsSync, promises as fsp } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutBucketNotificationConfigurationCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { embeddedTarget, makeS3Client, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
 import { startObjectStore } from '../../src/objectstore/index.ts';
 import { errorCode, rawRequest, sign } from './raw-s3.ts';
+import { s3Error } from './targets.ts';
 
 const sha256hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const credentials = { accessKeyId: 'AKIAHARDEN0000000001', secretAccessKey: 'hardensecret' };
@@ -199,5 +212,105 @@ describe('data directory ownership and startup recovery [embedded]', () => {
       c.destroy();
       await store.close();
     }
+  });
+});
+
+describe('event notifications are durable with the commit [embedded]', () => {
+  let t: EmbeddedS3Target;
+  let s3: S3Client;
+  let bucket: string;
+  const received: string[] = [];
+  let server: http.Server;
+  let url = '';
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as { Records: Array<{ eventName: string; s3: { object: { key: string } } }> };
+        for (const r of body.Records) received.push(`${r.eventName} ${r.s3.object.key}`);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    t = embeddedTarget({ webhookBackoffMs: () => 20 });
+    await t.start();
+    s3 = t.client();
+    bucket = await t.createBucket('durable-ev');
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: bucket,
+        NotificationConfiguration: { TopicConfigurations: [{ Id: 'h', TopicArn: url, Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] }] },
+      }),
+    );
+  });
+  afterAll(async () => {
+    await t.stop();
+    await new Promise((r) => server.close(() => r(undefined)));
+  });
+  const eventsDir = () => path.join(t.dir!, 'events');
+  const waitFor = async (what: string, ms = 5000) => {
+    const until = Date.now() + ms;
+    while (!received.includes(what) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    return received.includes(what);
+  };
+
+  it('an event that cannot be written fails the request, and nothing is committed', async () => {
+    const realOpen = fsp.open.bind(fsp);
+    const realWrite = fsp.writeFile.bind(fsp);
+    const inEvents = (p: unknown) => String(p).startsWith(eventsDir());
+    const open = vi.spyOn(fsp, 'open').mockImplementation(async (p, ...rest) => {
+      if (inEvents(p)) throw Object.assign(new Error('EIO: simulated'), { code: 'EIO' });
+      return realOpen(p, ...(rest as [string]));
+    });
+    const write = vi.spyOn(fsp, 'writeFile').mockImplementation(async (p, ...rest) => {
+      if (inEvents(p)) throw Object.assign(new Error('EIO: simulated'), { code: 'EIO' });
+      return realWrite(p as string, ...(rest as [string]));
+    });
+    try {
+      const err = await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ev/unwritable', Body: 'x' })));
+      expect(err.status).toBe(500);
+    } finally {
+      open.mockRestore();
+      write.mockRestore();
+    }
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'ev/unwritable' })))).toMatchObject({ status: 404 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received).not.toContain('ObjectCreated:Put ev/unwritable');
+  });
+
+  it('a crash between the commit and the event publication: the pending event is delivered after the restart; one whose commit never happened is dropped', async () => {
+    const realRename = fsp.rename.bind(fsp);
+    let failed = 0;
+    const rename = vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
+      // the event's publication fails once, as if the process died right after the metadata rename
+      if (String(to).startsWith(eventsDir()) && String(to).endsWith('.json') && failed === 0) {
+        failed++;
+        throw Object.assign(new Error('simulated crash'), { code: 'EIO' });
+      }
+      return realRename(from, to);
+    });
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ev/crash', Body: 'committed' }));
+    } finally {
+      rename.mockRestore();
+    }
+    expect(failed).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(received).not.toContain('ObjectCreated:Put ev/crash');
+    const pending = (await fsp.readdir(eventsDir())).filter((f) => f.endsWith('.pending'));
+    expect(pending).toHaveLength(1);
+    // a pending event of a commit that never happened (its object version is not in place)
+    const item = JSON.parse(await fsp.readFile(path.join(eventsDir(), pending[0]!), 'utf8')) as { id: string; body: string; marker: { key: string; version: string } };
+    const orphan = { ...item, id: `${item.id}-orphan`, body: item.body.replace('ev/crash', 'ev/never'), marker: { ...item.marker, key: 'ev/never', version: 'never-committed' } };
+    await fsp.writeFile(path.join(eventsDir(), `${orphan.id}.pending`), JSON.stringify(orphan));
+    await t.restart();
+    s3 = t.client();
+    expect(await waitFor('ObjectCreated:Put ev/crash')).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(received.filter((r) => r === 'ObjectCreated:Put ev/crash')).toHaveLength(1);
+    expect(received).not.toContain('ObjectCreated:Put ev/never');
+    expect((await fsp.readdir(eventsDir())).filter((f) => f.endsWith('.pending'))).toEqual([]);
   });
 });
