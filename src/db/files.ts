@@ -192,6 +192,11 @@ export async function extendPendingExpiry(q: Queryable, id: string, until: Date)
   return r.rows[0] ? toFileRow(r.rows[0]) : null;
 }
 
+/** Gives a lease back: the expiry it replaced, if the file is still pending under that lease. */
+export async function restorePendingExpiry(q: Queryable, id: string, expiresAt: Date, leasedUntil: Date): Promise<void> {
+  await q.query(`UPDATE files SET expires_at = $2 WHERE id = $1 AND status = 'pending' AND expires_at = $3`, [id, expiresAt, leasedUntil]);
+}
+
 export async function getFile(q: Queryable, workspaceId: string, id: string): Promise<FileRow | null> {
   const r = await q.query(`SELECT ${FILE_COLUMNS} FROM files WHERE id = $1 AND workspace_id = $2`, [id, workspaceId]);
   return r.rows[0] ? toFileRow(r.rows[0]) : null;

@@ -294,8 +294,10 @@ export function createEdgeHandler(opts: EdgeOptions): {
       if (!Number.isNaN(d.getTime())) ifUnmodSinceDate = d;
     }
     const conditions = {
-      // `*` only asks that the object exists, which a successful GET/HEAD shows; not every store takes it.
-      IfMatch: ifMatch !== undefined && ifMatch.trim() !== '*' ? ifMatch : undefined,
+      // Storage gets a single strong tag only: `*` just asks that the object exists (a successful GET/HEAD shows it),
+      // and lists are not understood by every store (Ceph RGW answers 412 to `"a", "b"` even when one matches);
+      // whatever is not passed on is checked below on what storage returned.
+      IfMatch: ifMatch !== undefined && /^\s*"[^",]*"\s*$/.test(ifMatch) ? ifMatch.trim() : undefined,
       IfUnmodifiedSince: ifUnmodSinceDate,
       IfNoneMatch: ifNoneMatch,
       IfModifiedSince: ifModSinceDate,

@@ -6,7 +6,7 @@ import { fileTypeFromBuffer } from 'file-type';
 import type { Deps } from './deps.ts';
 import type { HeadResult } from '../storage/port.ts';
 import { errors } from '../errors/index.ts';
-import { extendPendingExpiry, getFile, type FileRow } from '../db/files.ts';
+import { extendPendingExpiry, getFile, restorePendingExpiry, type FileRow } from '../db/files.ts';
 import { essenceOf } from '../domain/content-types.ts';
 import { storedContentDisposition } from '../domain/disposition.ts';
 import { isUuid } from '../domain/keys.ts';
@@ -193,12 +193,15 @@ export function registerMultipartFinisher(f: MultipartFinisher | null): void {
 }
 
 /**
+ * How long a completion may hold its upload past the expiry (CompleteMultipartUpload of a large upload, verification)
+ * before the sweeper may act; never more than one pending TTL, so a lease left by a crashed process ends soon.
+ */
+const COMPLETION_LEASE_MS = 10 * 60_000;
+
+/**
  * `parts`: optionally, the client's list of every part with the ETag storage answered (multipart uploads of declared
  * size), which spares listing the parts in storage; a list that does not name each part once is a 400.
  */
-/** How long a completion may take (CompleteMultipartUpload of a large upload, verification) before the sweeper may act. */
-const COMPLETION_LEASE_MS = 10 * 60_000;
-
 export async function completeUpload(
   deps: Deps,
   workspaceId: string,
@@ -209,17 +212,6 @@ export async function completeUpload(
   let row = await getFile(deps.db, workspaceId, fileId);
   if (!row) throw errors.notFound('Upload');
   if (row.status !== 'pending') return completionOutcome(row);
-  // Close to (or past) its expiry, the upload could be expired by the sweeper while storage completes it: take a lease.
-  const leaseUntil = new Date(deps.now().getTime() + COMPLETION_LEASE_MS);
-  if (row.expiresAt < leaseUntil) {
-    const leased = await extendPendingExpiry(deps.db, row.id, leaseUntil);
-    if (!leased) {
-      const now = await getFile(deps.db, workspaceId, fileId);
-      if (!now) throw errors.notFound('Upload');
-      return completionOutcome(now);
-    }
-    row = leased;
-  }
   let claimed: readonly ClaimedPart[] | undefined;
   if (parts && row.uploadMethod !== 'multipart') throw errors.invalidRequest('parts apply only to multipart uploads');
   // An upload of undeclared size (Uppy) is measured from storage's own part list: a claimed one is not needed.
@@ -228,8 +220,27 @@ export async function completeUpload(
     if (problem) throw errors.invalidRequest(problem, { partCount: row.partCount });
     claimed = parts;
   }
-  if (row.uploadMethod === 'multipart' && multipartFinisher) await multipartFinisher.finish(deps, row, claimed);
-  const settled = await settleUpload(deps, row);
-  if (settled === 'absent') throw errors.uploadNotFoundInStorage();
-  return completionOutcome(settled);
+  // Close to (or past) its expiry, the upload could be expired by the sweeper while storage completes it: take a lease
+  // on the row, and give it back if the upload stays pending (a failure, parts missing), so that it expires on time.
+  const leaseUntil = new Date(deps.now().getTime() + Math.min(COMPLETION_LEASE_MS, deps.config.uploads.pendingTtlSeconds * 1000));
+  let leasedFrom: Date | null = null;
+  if (row.expiresAt < leaseUntil) {
+    const leased = await extendPendingExpiry(deps.db, row.id, leaseUntil);
+    if (!leased) {
+      const now = await getFile(deps.db, workspaceId, fileId);
+      if (!now) throw errors.notFound('Upload');
+      return completionOutcome(now);
+    }
+    leasedFrom = row.expiresAt;
+    row = leased;
+  }
+  try {
+    if (row.uploadMethod === 'multipart' && multipartFinisher) await multipartFinisher.finish(deps, row, claimed);
+    const settled = await settleUpload(deps, row);
+    if (settled === 'absent') throw errors.uploadNotFoundInStorage();
+    return completionOutcome(settled);
+  } catch (err) {
+    if (leasedFrom) await restorePendingExpiry(deps.db, row.id, leasedFrom, leaseUntil).catch(() => undefined);
+    throw err;
+  }
 }

@@ -205,6 +205,17 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     }
   });
 
+  test('a completion that fails gives its lease back: the upload expires on time', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart' });
+    const id = c.body.file.id as string;
+    const past = (await app.deps.db.query("UPDATE files SET expires_at = date_trunc('milliseconds', now()) - interval '1 minute' WHERE id = $1 RETURNING expires_at", [id])).rows[0].expires_at as Date;
+    const done = await json(ws, `/v1/uploads/${id}/complete`, { method: 'POST' }); // no part was sent
+    expect(done.status).toBe(409);
+    const after = (await app.deps.db.query('SELECT expires_at, status FROM files WHERE id = $1', [id])).rows[0];
+    expect(after).toEqual({ expires_at: past, status: 'pending' });
+  });
+
   test('no part URLs in the create answer when the parts will carry checksums (each URL must sign one)', async () => {
     const ws = randomWorkspaceId();
     const c = await create(ws, { method: 'multipart', partChecksums: true });
