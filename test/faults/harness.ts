@@ -5,6 +5,7 @@
 // unreachable for a while (TCP proxy), API and worker processes SIGKILLed and restarted. Afterwards: a cleanup pass
 // (`stowage cleanup --once` with reconcile), then the invariants (test/helpers/invariants.ts).
 // Used by test/faults/*.test.ts (short) and `npm run soak` (long).
+import { uploadWindowEnd } from '../../src/domain/upload-state.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -408,6 +409,11 @@ export async function runFaults(o: FaultRunOptions): Promise<FaultRunResult> {
   const maxExp = await db.query<{ t: Date | null }>(`SELECT max(expires_at) AS t FROM files WHERE workspace_id = ANY($1) AND status = 'pending'`, [workspaces]);
   const waitMs = maxExp.rows[0]!.t ? maxExp.rows[0]!.t.getTime() - Date.now() + 1500 : 0;
   if (waitMs > 0) await sleep(waitMs);
+  // A deletion is repeated once its file's upload URLs can no longer be in use (expires_at + 60 s): let every file's
+  // window close, so that the final pass is the last one any deletion needs.
+  const maxWindow = await db.query<{ t: Date | null }>(`SELECT max(expires_at) AS t FROM files WHERE workspace_id = ANY($1)`, [workspaces]);
+  const windowMs = maxWindow.rows[0]!.t ? uploadWindowEnd(maxWindow.rows[0]!.t).getTime() - Date.now() + 1500 : 0;
+  if (windowMs > 0) await sleep(windowMs);
   // The workers have been sweeping all along; stop them so the final state is quiet, then one explicit pass.
   await Promise.all(workers.map((w) => w.stop()));
   // One explicit pass in-process (the same services `stowage cleanup --once` runs), then reconcile each workspace.
