@@ -97,8 +97,22 @@ async function hashObject(deps: Deps, key: string): Promise<string | undefined> 
  * Returns the row after the call (the winner's result if another caller got there first), or `absent` when the
  * object is not in storage yet (the file stays pending).
  */
-export async function settleUpload(deps: Deps, row: FileRow): Promise<FileRow | 'absent'> {
-  if (row.status !== 'pending') return row;
+export function settleUpload(deps: Deps, row: FileRow): Promise<FileRow | 'absent'> {
+  if (row.status !== 'pending') return Promise.resolve(row);
+  // One verification per file at a time in this process: a confirm, its retries, the storage event and the sweeper
+  // arriving together share it instead of each reading the object (a declared checksum reads all of it).
+  let running = settling.get(deps.db);
+  if (!running) settling.set(deps.db, (running = new Map()));
+  const current = running.get(row.id);
+  if (current) return current;
+  const p = settleOnce(deps, row).finally(() => running.delete(row.id));
+  running.set(row.id, p);
+  return p;
+}
+
+const settling = new WeakMap<object, Map<string, Promise<FileRow | 'absent'>>>();
+
+async function settleOnce(deps: Deps, row: FileRow): Promise<FileRow | 'absent'> {
   if (sizeUndeclared(row)) {
     // Created without a size (Uppy): measure it, check the limits and reserve it first.
     const measured = await measureUndeclared(deps, row);

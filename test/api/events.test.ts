@@ -2,10 +2,11 @@
 // API over HTTP): POST /v1/events/s3 and the embedded store's own webhook pushing to it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { processStorageEventInbox } from '../../src/services/handle-storage-event.ts';
 import { processDeletions } from '../../src/services/process-deletions.ts';
 import { uploadPost } from './support.ts';
+import type { StorageEvent } from '../../src/domain/storage-events.ts';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
 import { embeddedTarget, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
 import { s3Event, TINY_PNG, waitFor } from '../helpers/events.ts';
@@ -149,6 +150,34 @@ describe('storage events (embedded object store)', () => {
     expect((await getFile(ws, file.id)).status).toBe('missing');
     await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
     expect(await t.deps.storage.head(key)).toBeNull();
+  });
+
+  it('a confirm and an event arriving together share one verification (one read of the object)', async () => {
+    const ws = randomWorkspaceId();
+    const { id, key } = await createAndUpload(ws);
+    const sample = vi.spyOn(t.deps.storage, 'sample');
+    const original = sample.getMockImplementation();
+    let reads = 0;
+    sample.mockImplementation(async (...args) => {
+      reads += 1;
+      await new Promise((r) => setTimeout(r, 300)); // a slow read: the others arrive while it runs
+      return original ? original(...args) : (Object.getPrototypeOf(t.deps.storage).sample as typeof t.deps.storage.sample).apply(t.deps.storage, args);
+    });
+    try {
+      const { handleStorageEvent } = await import('../../src/services/handle-storage-event.ts');
+      const ev: StorageEvent = { type: 'created', bucket: t.config.s3.bucket, key, rawKey: key, eventName: 'ObjectCreated:Put', size: PNG.length, eTag: null, versionId: null, sequencer: null, eventTime: null, source: 'aws:s3' };
+      const [a, b, outcome] = await Promise.all([
+        t.api(ws, `/v1/uploads/${id}/complete`, { method: 'POST' }),
+        t.api(ws, `/v1/uploads/${id}/complete`, { method: 'POST' }),
+        handleStorageEvent(t.deps, ev),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(['completed', 'already_settled']).toContain(outcome);
+      expect(reads).toBe(1);
+    } finally {
+      sample.mockRestore();
+    }
+    expect(await usage(ws)).toMatchObject({ usedBytes: PNG.length, fileCount: 1, pendingCount: 0 });
   });
 
   it('events for keys Stowage did not issue are logged and ignored', async () => {
