@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Queryable } from './pool.ts';
 import { Coalescer, coalescerFor } from './coalescer.ts';
-import type { CounterRates, FileStatus } from '../domain/upload-state.ts';
+import { UPLOAD_WINDOW_SLACK_SECONDS, type CounterRates, type FileStatus } from '../domain/upload-state.ts';
 
 export type UploadMethod = 'put' | 'post' | 'multipart';
 
@@ -303,8 +303,8 @@ export async function transitionFile(
        RETURNING w.id
      ),
      queued AS (
-       INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at)
-       SELECT object_key, id, $16, multipart_upload_id, now() FROM moved
+       INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at, recheck_at)
+       SELECT object_key, id, $16, multipart_upload_id, now(), expires_at + make_interval(secs => $19) FROM moved
         WHERE $17::boolean AND NOT (previous = ANY($18::text[]))
        RETURNING id
      )
@@ -324,6 +324,7 @@ export async function transitionFile(
       'deletedAt' in fields, fields.deletedAt ?? null,
       rates.usedPerByte, rates.reservedPerByte, rates.fileCount, rates.pendingCount,
       enqueue?.reason ?? null, enqueue !== null, enqueue?.alreadyQueued ?? [],
+      UPLOAD_WINDOW_SLACK_SECONDS,
     ],
   );
   const row = r.rows[0];

@@ -26,12 +26,12 @@ function toRow(r: Record<string, unknown>): ObjectDeletionRow {
 
 export async function enqueueDeletion(
   q: Queryable,
-  d: { objectKey: string; fileId?: string | null; reason: string; multipartUploadId?: string | null; notBefore?: Date },
+  d: { objectKey: string; fileId?: string | null; reason: string; multipartUploadId?: string | null; notBefore?: Date; recheckAt?: Date | null },
 ): Promise<ObjectDeletionRow> {
   const r = await q.query(
-    `INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at)
-     VALUES ($1, $2, $3, $4, COALESCE($5, now())) RETURNING *`,
-    [d.objectKey, d.fileId ?? null, d.reason, d.multipartUploadId ?? null, d.notBefore ?? null],
+    `INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at, recheck_at)
+     VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6) RETURNING *`,
+    [d.objectKey, d.fileId ?? null, d.reason, d.multipartUploadId ?? null, d.notBefore ?? null, d.recheckAt ?? null],
   );
   return toRow(r.rows[0]);
 }

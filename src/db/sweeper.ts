@@ -2,7 +2,7 @@
 // 1,000 rows costs a handful of statements instead of thousands.
 import type { Queryable } from './pool.ts';
 import { FILE_COLUMNS, toFileRow, type FileRow, type TransitionFields } from './files.ts';
-import type { FileStatus } from '../domain/upload-state.ts';
+import { UPLOAD_WINDOW_SLACK_SECONDS, type FileStatus } from '../domain/upload-state.ts';
 import { workspacePrefix } from '../domain/keys.ts';
 
 /** What the sweeper needs of a claimed row (the full row is read only for the few whose object arrived). */
@@ -87,11 +87,11 @@ export async function transitionFiles(
   const moved = single
     ? `moved AS (UPDATE files f SET ${'$SET'}
         WHERE f.id = ANY($1::uuid[]) AND f.status = ANY($2::text[])
-        RETURNING f.id, f.workspace_id, f.object_key, f.size, f.multipart_upload_id, ($2::text[])[1] AS previous)`
+        RETURNING f.id, f.workspace_id, f.object_key, f.size, f.multipart_upload_id, f.expires_at, ($2::text[])[1] AS previous)`
     : `cur AS (SELECT id, status AS previous FROM files WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE),
        moved AS (UPDATE files f SET ${'$SET'}
         FROM cur WHERE f.id = cur.id AND cur.previous = ANY($2::text[])
-        RETURNING f.id, f.workspace_id, f.object_key, f.size, f.multipart_upload_id, cur.previous)`;
+        RETURNING f.id, f.workspace_id, f.object_key, f.size, f.multipart_upload_id, f.expires_at, cur.previous)`;
   const set = `status = $3,
        reject_reason = CASE WHEN $4::boolean THEN $5 ELSE f.reject_reason END,
        completed_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE f.completed_at END,
@@ -99,8 +99,8 @@ export async function transitionFiles(
   const r = await q.query(
     `WITH ${moved.replace('$SET', set)},
      queued AS (
-       INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at)
-       SELECT object_key, id, $11, multipart_upload_id, COALESCE($13::timestamptz, now())
+       INSERT INTO object_deletions (object_key, file_id, reason, multipart_upload_id, next_attempt_at, recheck_at)
+       SELECT object_key, id, $11, multipart_upload_id, COALESCE($13::timestamptz, now()), expires_at + make_interval(secs => $14)
          FROM moved WHERE $10::boolean AND NOT (previous = ANY($12::text[]))
      )
      SELECT id, workspace_id, size, previous FROM moved`,
@@ -112,6 +112,7 @@ export async function transitionFiles(
       'completedAt' in fields, fields.completedAt ?? null,
       'deletedAt' in fields, fields.deletedAt ?? null,
       enqueue !== null, enqueue?.reason ?? null, enqueue?.alreadyQueued ?? [], enqueue?.notBefore ?? null,
+      UPLOAD_WINDOW_SLACK_SECONDS,
     ],
   );
   return r.rows.map((row: Record<string, unknown>) => ({
@@ -150,20 +151,19 @@ export interface DueDeletion {
   objectKey: string;
   multipartUploadId: string | null;
   attempts: number;
-  /** The file's expires_at, when the row names a file: until its upload window closes, a URL could recreate the object. */
-  fileExpiresAt: Date | null;
+  /** When the deletion must be repeated (its file's upload window closes then), or null. */
+  recheckAt: Date | null;
 }
 
 /**
  * Due outbox rows (optionally only keys under a prefix), locked for the caller's transaction with SKIP LOCKED (several
- * workers share the queue), with their file's expires_at.
+ * workers share the queue).
  */
 export async function claimDueDeletions(q: Queryable, now: Date, limit: number, keyPrefix = ''): Promise<DueDeletion[]> {
   const r = await q.query(
-    `SELECT d.id, d.object_key, d.multipart_upload_id, d.attempts, f.expires_at
-       FROM object_deletions d LEFT JOIN files f ON f.id = d.file_id
-      WHERE d.next_attempt_at <= $1 AND starts_with(d.object_key, $3)
-      ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
+    `SELECT id, object_key, multipart_upload_id, attempts, recheck_at FROM object_deletions
+      WHERE next_attempt_at <= $1 AND starts_with(object_key, $3)
+      ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
     [now, limit, keyPrefix],
   );
   return r.rows.map((row: Record<string, unknown>) => ({
@@ -171,15 +171,15 @@ export async function claimDueDeletions(q: Queryable, now: Date, limit: number, 
     objectKey: row.object_key as string,
     multipartUploadId: (row.multipart_upload_id as string | null) ?? null,
     attempts: Number(row.attempts),
-    fileExpiresAt: (row.expires_at as Date | null) ?? null,
+    recheckAt: (row.recheck_at as Date | null) ?? null,
   }));
 }
 
-/** Keeps rows whose delete succeeded for another pass at the given times (attempts and errors unchanged). */
+/** Keeps rows whose delete succeeded for one more pass at their recheck time (attempts unchanged). */
 export async function deferDeletions(q: Queryable, items: { id: number; at: Date }[]): Promise<void> {
   if (items.length === 0) return;
   await q.query(
-    `UPDATE object_deletions d SET next_attempt_at = t.at, last_error = NULL
+    `UPDATE object_deletions d SET next_attempt_at = t.at, recheck_at = NULL, last_error = NULL
        FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at)
       WHERE d.id = t.id`,
     [items.map((i) => i.id), items.map((i) => i.at)],

@@ -22,8 +22,10 @@ const TRANSITIONS: Record<FileStatus, readonly FileStatus[]> = {
  * configuration keeps the URL TTL within the pending TTL), plus a minute for clocks and requests in flight. A deletion
  * made earlier is repeated then.
  */
+export const UPLOAD_WINDOW_SLACK_SECONDS = 60;
+
 export function uploadWindowEnd(expiresAt: Date): Date {
-  return new Date(expiresAt.getTime() + 60_000);
+  return new Date(expiresAt.getTime() + UPLOAD_WINDOW_SLACK_SECONDS * 1000);
 }
 
 export function isFileStatus(s: unknown): s is FileStatus {

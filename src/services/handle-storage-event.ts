@@ -27,6 +27,7 @@ import {
   rescheduleStorageEvent,
 } from '../db/storage-events.ts';
 import { parseObjectKey } from '../domain/keys.ts';
+import { uploadWindowEnd } from '../domain/upload-state.ts';
 import type { StorageEvent } from '../domain/storage-events.ts';
 import { settleUpload } from './complete-upload.ts';
 import type { Deps } from './deps.ts';
@@ -92,7 +93,7 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
       if (!head || sameObject(row, head)) return 'already_settled';
       const t = await transition(deps, { fileId: row.id, from: ['available'], to: 'missing' });
       if (!t.won) return 'no_change';
-      await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: 'overwritten_after_verification' });
+      await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: 'overwritten_after_verification', recheckAt: uploadWindowEnd(row.expiresAt) });
       deps.log.warn({ fileId: row.id, key: row.objectKey }, 'object of an available file was replaced after verification; file marked missing, stray object queued for deletion');
       return 'overwritten_marked_missing';
     }
@@ -101,7 +102,7 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
       if (!head) return 'no_change';
       // Only the verified object itself may come back (a restore); anything else at the key is a stray write.
       if (!sameObject(row, head)) {
-        await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: 'stray_object_for_missing_file' });
+        await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: 'stray_object_for_missing_file', recheckAt: uploadWindowEnd(row.expiresAt) });
         return 'stray_object_queued_for_deletion';
       }
       const t = await transition(deps, { fileId: row.id, from: ['missing'], to: 'available' });
@@ -109,7 +110,7 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
     }
     default: {
       // expired / rejected / deleted: a late upload recreated an object nobody wants.
-      await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: `late_object:${row.status}` });
+      await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: `late_object:${row.status}`, recheckAt: uploadWindowEnd(row.expiresAt) });
       deps.log.info({ fileId: row.id, key: row.objectKey, status: row.status }, 'object created for a settled file; deletion queued');
       return 'late_object_queued_for_deletion';
     }

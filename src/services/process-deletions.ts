@@ -9,7 +9,6 @@
 // never hit a live file.
 import { withTransaction } from '../db/pool.ts';
 import { claimDueDeletions, deferDeletions, removeDeletions, rescheduleDeletions } from '../db/sweeper.ts';
-import { uploadWindowEnd } from '../domain/upload-state.ts';
 import type { Deps } from './deps.ts';
 
 type WorkerDeps = Pick<Deps, 'db' | 'storage' | 'log' | 'now'>;
@@ -102,10 +101,7 @@ async function processOneBatch(deps: WorkerDeps, batchSize: number, abortConcurr
     // and delete once more when that window has closed (whoever deleted first: the request right after its commit,
     // or this worker).
     const done = rows.filter((r) => !errors.has(r.id));
-    const again = done.flatMap((r) => {
-      const at = r.fileExpiresAt ? uploadWindowEnd(r.fileExpiresAt) : null;
-      return at && at > now ? [{ id: r.id, at }] : [];
-    });
+    const again = done.flatMap((r) => (r.recheckAt && r.recheckAt > now ? [{ id: r.id, at: r.recheckAt }] : []));
     const repeated = new Set(again.map((a) => a.id));
     await removeDeletions(tx, done.filter((r) => !repeated.has(r.id)).map((r) => r.id));
     await deferDeletions(tx, again);
