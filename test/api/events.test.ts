@@ -140,7 +140,8 @@ describe('storage events (embedded object store)', () => {
     expect((await getFile(ws, file.id)).status).toBe('missing');
     expect((await t.api(ws, `/v1/files/${file.id}/download`)).status).toBeGreaterThanOrEqual(400);
     await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
-    expect(await t.deps.storage.head(key)).toBeNull();
+    // (Polled: another test file's unscoped worker may have claimed the row first.)
+    expect(await waitFor(() => t.deps.storage.head(key), (h) => h === null)).toBeNull();
     // A missing file keeps its usage: the replay gained nothing.
     expect(await usage(ws)).toMatchObject({ usedBytes: 5, fileCount: 1, reservedBytes: 0, pendingCount: 0 });
     // Yet another replay while the file is missing is a stray object too (not a restore).
@@ -149,7 +150,8 @@ describe('storage events (embedded object store)', () => {
     await inboxEmpty();
     expect((await getFile(ws, file.id)).status).toBe('missing');
     await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
-    expect(await t.deps.storage.head(key)).toBeNull();
+    // (Polled: another test file's unscoped worker may have claimed the row first.)
+    expect(await waitFor(() => t.deps.storage.head(key), (h) => h === null)).toBeNull();
   });
 
   it('a confirm and an event arriving together share one verification (one read of the object)', async () => {

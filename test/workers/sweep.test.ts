@@ -7,7 +7,7 @@ import type { Deps } from '../../src/services/deps.ts';
 import { processDeletions } from '../../src/services/process-deletions.ts';
 import { sweepExpired } from '../../src/services/sweep-expired.ts';
 import { startTestApp, randomWorkspaceId, type TestApp } from '../helpers/app.ts';
-import { TINY_PNG } from '../helpers/events.ts';
+import { TINY_PNG, waitFor } from '../helpers/events.ts';
 import { embeddedTarget, type EmbeddedS3Target } from '../helpers/s3-targets.ts';
 import { seedExpiredUploads } from '../helpers/seed-expired.ts';
 import { countObjects, secondWorkerDeps } from '../helpers/workers.ts';
@@ -126,10 +126,14 @@ describe('expiry sweeper + deletion outbox', () => {
     await abortUpload(failing, ws, file.id);
     await t.deps.db.query('UPDATE object_deletions SET next_attempt_at = now() WHERE object_key = $1', [key]);
     await processDeletions(t.deps, { keyPrefix: `workspaces/${ws}/` });
-    // The worker deleted, but kept the row for the end of the upload window (expires_at + 60 s).
-    const kept = await t.deps.db.query(
-      `SELECT d.next_attempt_at = f.expires_at + interval '60 seconds' AS at_window_end FROM object_deletions d JOIN files f ON f.id = d.file_id WHERE d.object_key = $1`, [key]);
-    expect(kept.rows).toEqual([{ at_window_end: true }]);
+    // The worker deleted, but kept the row for the end of the upload window (expires_at + 60 s). (Polled: another test
+    // file's unscoped worker may have claimed the row first and not yet committed.)
+    const kept = await waitFor(
+      async () => (await t.deps.db.query(
+        `SELECT d.next_attempt_at = f.expires_at + interval '60 seconds' AS at_window_end FROM object_deletions d JOIN files f ON f.id = d.file_id WHERE d.object_key = $1`, [key])).rows,
+      (rows) => rows.length === 1 && rows[0].at_window_end === true,
+    );
+    expect(kept).toEqual([{ at_window_end: true }]);
     // The still-valid URL recreates the object behind the abort…
     expect((await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: Uint8Array.from(TINY_PNG) })).status).toBe(200);
     expect(await t.deps.storage.head(key)).not.toBeNull();
