@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { s3err } from './errors.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
@@ -115,6 +115,18 @@ function newBucket(config: BucketConfig): Bucket {
 export type EventHook = (current: ObjectMeta | undefined, next: ObjectMeta | undefined) => Promise<{ promote(): Promise<void>; discard(): Promise<void> }>;
 
 export type StoreLog = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+
+/** Data directories locked by stores of this process (a LOCK naming our own pid but not listed here is stale). */
+const lockedHere = new Set<string>();
+
+/** This boot's id (Linux): a LOCK written before a reboot is stale even if its pid is alive again. */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -287,10 +299,11 @@ export class FsStore {
     for (let attempt = 0; attempt < 5; attempt++) {
       // written whole under a temp name, then linked: the lock file is never seen empty
       const mine = path.join(this.dir, `LOCK.${process.pid}.${randomUUID()}`);
-      await writeFileDurable(mine, `${process.pid}\n`);
+      await writeFileDurable(mine, `${process.pid} ${bootId()}\n`);
       try {
         await fsp.link(mine, this.lockFile);
         this.locked = true;
+        lockedHere.add(path.resolve(this.dir));
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -298,8 +311,13 @@ export class FsStore {
         await fsp.rm(mine, { force: true });
       }
       const raw = await fsp.readFile(this.lockFile, 'utf8').catch(() => '');
-      const pid = Number.parseInt(raw, 10);
-      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
+      const [pidText = '', lockBoot = ''] = raw.trim().split(/\s+/);
+      const pid = Number.parseInt(pidText, 10);
+      // Alive means: a live pid of this boot, and if it is our own pid, a store of this process holds the directory
+      // (after a crash, a restarted container often gets the same pid again).
+      const sameBoot = lockBoot === '' || lockBoot === bootId();
+      const ours = pid === process.pid;
+      if (Number.isInteger(pid) && pid > 0 && sameBoot && (ours ? lockedHere.has(path.resolve(this.dir)) : pidAlive(pid))) {
         throw new Error(
           `objectstore: the data directory ${this.dir} is in use by process ${pid}${pid === process.pid ? ' (this process: another store was started on it and not closed)' : ''}; ` +
             `only one process may serve a data directory (lock file ${this.lockFile})`,
@@ -329,6 +347,7 @@ export class FsStore {
   async close(): Promise<void> {
     if (!this.locked) return;
     this.locked = false;
+    lockedHere.delete(path.resolve(this.dir));
     const raw = await fsp.readFile(this.lockFile, 'utf8').catch(() => '');
     if (Number.parseInt(raw, 10) === process.pid) await fsp.rm(this.lockFile, { force: true });
   }

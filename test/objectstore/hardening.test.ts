@@ -102,7 +102,7 @@ describe('data directory ownership and startup recovery [embedded]', () => {
     const dir = await mkdir();
     const a = await startObjectStore({ dir, credentials: [credentials] });
     try {
-      expect((await fsp.readFile(path.join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+      expect((await fsp.readFile(path.join(dir, 'LOCK'), 'utf8')).split(' ')[0]).toBe(String(process.pid));
       // an in-flight upload of the first store
       const inflight = path.join(dir, 'tmp', 'in-flight-body');
       await fsp.writeFile(inflight, 'partial');
@@ -125,8 +125,17 @@ describe('data directory ownership and startup recovery [embedded]', () => {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     await fsp.writeFile(path.join(dir, 'LOCK'), `${dead}\n`);
     const b = await startObjectStore({ dir, credentials: [credentials] });
-    expect((await fsp.readFile(path.join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+    expect((await fsp.readFile(path.join(dir, 'LOCK'), 'utf8')).split(' ')[0]).toBe(String(process.pid));
     await b.close();
+    // a lock naming our own pid that no store of this process holds: a crashed run whose restart got the same pid
+    // (usual in containers) — stale, not "in use"
+    await fsp.writeFile(path.join(dir, 'LOCK'), `${process.pid}\n`);
+    const c = await startObjectStore({ dir, credentials: [credentials] });
+    await c.close();
+    // a lock from before a reboot: stale even though its pid is alive now
+    await fsp.writeFile(path.join(dir, 'LOCK'), `${process.ppid} another-boot-id\n`);
+    const d = await startObjectStore({ dir, credentials: [credentials] });
+    await d.close();
   });
 
   it('unreadable metadata at startup is moved to quarantine/ and the data files are kept', async () => {
