@@ -181,18 +181,24 @@ function isStatementError(err: unknown): boolean {
 /** A file in a workspace; null for ids that do not exist or belong to another workspace. */
 /**
  * Pushes a pending file's expiry to at least `until` (a lease for a completion in progress: the expiry sweeper claims
- * only rows past expires_at, so it cannot expire the upload under the completion). Null when the file is no longer
- * pending (a sweeper holding the row commits first; this then sees its result).
+ * only rows past expires_at, so it cannot expire the upload under the completion). Returns the row and the expiry it
+ * replaced (to give back), or null when the file is no longer pending (a sweeper holding the row commits first; this
+ * then sees its result).
  */
-export async function extendPendingExpiry(q: Queryable, id: string, until: Date): Promise<FileRow | null> {
+export async function extendPendingExpiry(q: Queryable, id: string, until: Date): Promise<{ row: FileRow; replaced: Date } | null> {
   const r = await q.query(
-    `UPDATE files SET expires_at = greatest(expires_at, $2::timestamptz) WHERE id = $1 AND status = 'pending' RETURNING ${FILE_COLUMNS}`,
+    `WITH old AS (SELECT id, expires_at FROM files WHERE id = $1 AND status = 'pending' FOR UPDATE)
+     UPDATE files f SET expires_at = greatest(f.expires_at, $2::timestamptz) FROM old WHERE f.id = old.id
+     RETURNING ${FILE_COLUMNS.split(',').map((c) => 'f.' + c.trim()).join(', ')}, old.expires_at AS replaced_expires_at`,
     [id, until],
   );
-  return r.rows[0] ? toFileRow(r.rows[0]) : null;
+  return r.rows[0] ? { row: toFileRow(r.rows[0]), replaced: r.rows[0].replaced_expires_at as Date } : null;
 }
 
-/** Gives a lease back: the expiry it replaced, if the file is still pending under that lease. */
+/**
+ * Gives a lease back: the expiry it replaced, if the file is still pending under that lease (a concurrent completion's
+ * later lease is left alone, and it gives back the value it replaced: this lease's).
+ */
 export async function restorePendingExpiry(q: Queryable, id: string, expiresAt: Date, leasedUntil: Date): Promise<void> {
   await q.query(`UPDATE files SET expires_at = $2 WHERE id = $1 AND status = 'pending' AND expires_at = $3`, [id, expiresAt, leasedUntil]);
 }

@@ -245,8 +245,9 @@ export async function completeUpload(
       if (!now) throw errors.notFound('Upload');
       return completionOutcome(now);
     }
-    leasedFrom = row.expiresAt;
-    row = leased;
+    // Give back what this lease replaced (a concurrent completion may have leased before us).
+    leasedFrom = leased.replaced;
+    row = leased.row;
   }
   try {
     if (row.uploadMethod === 'multipart' && multipartFinisher) await multipartFinisher.finish(deps, row, claimed);

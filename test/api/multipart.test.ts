@@ -216,6 +216,23 @@ describe.each(apiTargets())('multipart uploads on $name', (t) => {
     expect(after).toEqual({ expires_at: past, status: 'pending' });
   });
 
+  test('two completions leasing the same upload: the one that fails gives back only its own lease', async () => {
+    const ws = randomWorkspaceId();
+    const c = await create(ws, { method: 'multipart' });
+    const id = c.body.file.id as string;
+    const { extendPendingExpiry, restorePendingExpiry } = await import('../../src/db/files.ts');
+    const past = (await app.deps.db.query("UPDATE files SET expires_at = date_trunc('milliseconds', now()) - interval '1 minute' WHERE id = $1 RETURNING expires_at", [id])).rows[0].expires_at as Date;
+    const ta = new Date(Date.now() + 5 * 60_000);
+    const tb = new Date(Date.now() + 10 * 60_000);
+    const a = await extendPendingExpiry(app.deps.db, id, ta); // A: a slow completion, still running
+    const b = await extendPendingExpiry(app.deps.db, id, tb); // B: its retry, which fails
+    expect(a!.replaced).toEqual(past);
+    expect(b!.replaced).toEqual(ta);
+    await restorePendingExpiry(app.deps.db, id, b!.replaced, tb);
+    // A's lease holds: the sweeper still cannot expire the upload under A.
+    expect((await app.deps.db.query('SELECT expires_at FROM files WHERE id = $1', [id])).rows[0].expires_at).toEqual(ta);
+  });
+
   test('no part URLs in the create answer when the parts will carry checksums (each URL must sign one)', async () => {
     const ws = randomWorkspaceId();
     const c = await create(ws, { method: 'multipart', partChecksums: true });
