@@ -60,7 +60,7 @@ const CORS_HEADERS = {
 
 const RANGE_RE = /^bytes=(\d{0,19})-(\d{0,19})$/;
 /** A plain host[:port] (name, IPv4, or bracketed IPv6): nothing that could carry a path, query or userinfo. */
-const HOST_RE = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d+)?$/;
+const HOST_RE = /^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:\d+)?$/; // `_`: container service names
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -191,10 +191,11 @@ export function createEdgeHandler(opts: EdgeOptions): {
       sendText(res, 403, 'access denied: missing signature\n');
       return;
     }
-    // Host / X-Forwarded-Host become part of the URL the signature is checked against: only a plain host[:port].
+    // Without a public URL, Host / X-Forwarded-Host become part of the URL the signature is checked against: only a
+    // plain host[:port] (with one, they are not used at all).
     const hostHeader = req.headers.host;
     const fwdHost = opts.trustProxy ? firstHeader(req.headers['x-forwarded-host'])?.split(',')[0]?.trim() : undefined;
-    if ((hostHeader !== undefined && !HOST_RE.test(hostHeader)) || (fwdHost !== undefined && fwdHost !== '' && !HOST_RE.test(fwdHost))) {
+    if (!base && ((hostHeader !== undefined && !HOST_RE.test(hostHeader)) || (fwdHost !== undefined && fwdHost !== '' && !HOST_RE.test(fwdHost)))) {
       sendText(res, 400, 'bad request: invalid Host\n');
       return;
     }

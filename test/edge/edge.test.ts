@@ -424,6 +424,12 @@ describe.each(edgeTargets())('local edge on $name (signed URLs through the edge)
       expect((await get(edge.url, `/${keyA}`, { cookie, host })).status).toBe(400);
     }
     expect((await get(edge.url, `/${keyA}`, { cookie, host: hostport })).status).toBe(200);
+    // Container service names carry underscores: a plain host too.
+    const port = new URL(edge.url).port;
+    const svc = createEdgeSigner({ baseUrl: `http://stowage_edge:${port}`, keyPairId: KID, privateKey: kp.privateKey });
+    const sc = svc.signCookies({ prefix: `workspaces/${wsA}/`, ttlSeconds: 300, now: now() });
+    const scookie = Object.entries(sc.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+    expect((await get(edge.url, `/${keyA}`, { cookie: scookie, host: `stowage_edge:${port}` })).status).toBe(200);
 
     const proxied = await startEdge({
       s3: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, bucket: s3.bucket },
