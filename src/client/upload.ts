@@ -223,10 +223,22 @@ export class UploadHandle {
         plan = await this.pausable((signal) => this.findUnfinished(source, fingerprint, existing!, signal));
       }
       if (!plan) {
-        // Without a fingerprint (a plain Blob), a one-off one: it lets an ambiguous create be found again, and never
-        // matches another upload.
-        const key = fingerprint ?? `once-${randomHex(16)}`;
-        plan = await this.create(source, key, fingerprint ? existing : new Set());
+        // An ambiguous create (network error, 5xx) must be found again, never confused with another upload:
+        // - without a fingerprint (a plain Blob), or for a single PUT/POST with the default one (a single upload is
+        //   never resumed, so its fingerprint serves nothing else), a one-off fingerprint;
+        // - a fingerprint that was not looked up yet (resume: false, or the caller's own for a PUT/POST): the pending
+        //   uploads it names now, so that only one created after them can be taken for ours.
+        const single = this.opts.method === 'put' || this.opts.method === 'post';
+        let key = fingerprint;
+        let before = existing;
+        if (!key || (single && !this.opts.fingerprint)) {
+          key = `once-${randomHex(16)}`;
+          before = new Set();
+        } else if (!before) {
+          const k = key;
+          before = new Set((await this.pausable((signal) => this.pendingOf(source, k, signal))).map((f) => f.id));
+        }
+        plan = await this.create(source, key, before);
       }
       this.fileIdValue = plan.fileId;
       const instruction = plan.instruction;

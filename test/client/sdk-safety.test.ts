@@ -126,12 +126,24 @@ describe('creating an upload is never repeated blindly', () => {
     expect(same(api.uploads.get(f.id)!.content, data)).toBe(true);
   });
 
-  test('an ambiguous failure that cannot be looked up (no listing before it) is final', async () => {
+  test('resume: false, or a single PUT of a File: an ambiguous create is still found again and not duplicated', async () => {
+    for (const opts of [{ fingerprint: 'mine', resume: false }, { method: 'put' as const }, { method: 'post' as const, fingerprint: 'theirs' }]) {
+      const api = fakeApi({ afterCreate: ({ n }) => (n === 1 ? new Response('bad gateway', { status: 502 }) : undefined) });
+      const client = clientOf(api);
+      const data = bytes(100, 1);
+      const f = await client.upload(new File([data], 'a.bin', { lastModified: 1_700_000_000_000 }), opts).done;
+      expect(same(api.uploads.get(f.id)!.content, data), JSON.stringify(opts)).toBe(true);
+      const statuses = [...api.uploads.values()].map((u) => u.file.status).sort();
+      expect(statuses, JSON.stringify(opts)).toEqual(['available', 'deleted']);
+    }
+  });
+
+  test('an ambiguous create that keeps failing ends with its error after the retries; earlier attempts are discarded', async () => {
     const api = fakeApi({ afterCreate: () => new Response('bad gateway', { status: 502 }) });
     const client = clientOf(api);
     const err = await client.upload(new Blob([bytes(100, 1)]), { fingerprint: 'mine', resume: false }).done.catch((e) => e);
     expect(err).toMatchObject({ status: 502 });
-    expect(api.count('POST /v1/uploads')).toBe(1);
+    expect([...api.uploads.values()].filter((u) => u.file.status === 'pending')).toHaveLength(1); // the last attempt's
   });
 
   test('pause() during create does not send it again', async () => {
