@@ -9,10 +9,12 @@
 // - ObjectRemoved for an available file: after a HEAD confirms the object is gone, the file becomes `missing`.
 //   Usage is unchanged by that: a missing file still counts in used bytes and file count until it is deleted
 //   (domain/upload-state counterDelta), so deleting objects behind Stowage's back cannot free quota, and an object
-//   that comes back (ObjectCreated for a missing file: the same size and ETag as verified) makes it available again
-//   with no counter change either; any other object at a missing file's key is queued for deletion.
-// - ObjectCreated for an available file with another object than the verified one (a replayed POST form): the file
-//   becomes missing and the stray object is queued for deletion.
+//   that comes back (ObjectCreated for a missing file: the verified object — same size and ETag — while upload URLs
+//   could still be in use, the same size afterwards) makes it available again with no counter change either; any
+//   other object at a missing file's key is queued for deletion.
+// - ObjectCreated for an available file with another object than the verified one while its upload URLs could still
+//   be in use (a replayed POST form): the file becomes missing and the stray object is queued for deletion. After
+//   that window only storage credentials can write the key (an operator), and such writes are left alone.
 //
 // HTTP deliveries go through the inbox (db/storage-events.ts): accepted events are stored before the request is
 // answered, then processed by processStorageEventInbox — right away in the background by the receiving process, and
@@ -89,6 +91,8 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
       // it can be replayed until it expires. Believe storage, not the event: only an object other than the verified
       // one (another ETag) counts. Its bytes were never verified and the verified ones are gone: the file becomes
       // missing and the stray object is deleted (a missing file keeps its usage, so nothing is gained by it).
+      // After the upload window only storage credentials can write the key (an operator's doing): left alone.
+      if (!uploadWindowOpen(deps, row)) return 'already_settled';
       const head = await deps.storage.head(row.objectKey);
       if (!head || sameObject(row, head)) return 'already_settled';
       const t = await transition(deps, { fileId: row.id, from: ['available'], to: 'missing' });
@@ -100,8 +104,11 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
     case 'missing': {
       const head = await deps.storage.head(row.objectKey);
       if (!head) return 'no_change';
-      // Only the verified object itself may come back (a restore); anything else at the key is a stray write.
-      if (!sameObject(row, head)) {
+      // While an upload URL could still write the key, only the verified object itself may come back; afterwards only
+      // storage credentials can (an operator restoring it, whose copy of a multipart object has another ETag): the
+      // size must match, as before.
+      const restorable = uploadWindowOpen(deps, row) ? sameObject(row, head) : head.size === row.size;
+      if (!restorable) {
         await enqueueDeletion(deps.db, { objectKey: row.objectKey, fileId: row.id, reason: 'stray_object_for_missing_file', recheckAt: uploadWindowEnd(row.expiresAt) });
         return 'stray_object_queued_for_deletion';
       }
@@ -115,6 +122,11 @@ async function onCreated(deps: Deps, row: FileRow): Promise<EventOutcome> {
       return 'late_object_queued_for_deletion';
     }
   }
+}
+
+/** Whether an upload URL of the file could still write its key (see uploadWindowEnd). */
+function uploadWindowOpen(deps: Deps, row: FileRow): boolean {
+  return uploadWindowEnd(row.expiresAt) > deps.now();
 }
 
 /** The stored object is the one verified: same size, and the same ETag when the row recorded one. */

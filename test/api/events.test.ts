@@ -154,6 +154,27 @@ describe('storage events (embedded object store)', () => {
     expect(await waitFor(() => t.deps.storage.head(key), (h) => h === null)).toBeNull();
   });
 
+  it('after the upload window, only storage credentials can write a key: an operator restore by size is accepted, an overwrite left alone', async () => {
+    const ws = randomWorkspaceId();
+    const { id, key } = await createAndUpload(ws);
+    expect((await t.api(ws, `/v1/uploads/${id}/complete`, { method: 'POST' })).status).toBe(200);
+    const { handleStorageEvent } = await import('../../src/services/handle-storage-event.ts');
+    const later = { ...t.deps, now: () => new Date(Date.now() + (t.config.uploads.pendingTtlSeconds + 120) * 1000) };
+    const ev: StorageEvent = { type: 'created', bucket: t.config.s3.bucket, key, rawKey: key, eventName: 'ObjectCreated:Put', size: PNG.length, eTag: null, versionId: null, sequencer: null, eventTime: null, source: 'aws:s3' };
+    // The operator replaces the object (same size, other bytes): not a replay, left alone.
+    const other = Buffer.from(PNG);
+    other[other.length - 1] ^= 0xff;
+    await s3.send(new PutObjectCommand({ Bucket: t.config.s3.bucket, Key: key, Body: other, ContentType: 'image/png' }));
+    expect(await handleStorageEvent(later, ev)).toBe('already_settled');
+    expect((await getFile(ws, id)).status).toBe('available');
+    // The object vanishes, then the operator puts a copy back: restored by its size, as before.
+    await s3.send(new DeleteObjectCommand({ Bucket: t.config.s3.bucket, Key: key }));
+    expect(await handleStorageEvent(later, { ...ev, type: 'removed', eventName: 'ObjectRemoved:Delete' })).toBe('marked_missing');
+    await s3.send(new PutObjectCommand({ Bucket: t.config.s3.bucket, Key: key, Body: other, ContentType: 'image/png' }));
+    expect(await handleStorageEvent(later, ev)).toBe('restored');
+    expect((await getFile(ws, id)).status).toBe('available');
+  });
+
   it('a confirm and an event arriving together share one verification (one read of the object)', async () => {
     const ws = randomWorkspaceId();
     const { id, key } = await createAndUpload(ws);
